@@ -1,0 +1,5 @@
+"""`python -m visual_buffet` runs the command-line interface."""
+
+from visual_buffet.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""Shared pieces of the CLI: state, the error console, loading config and plugins."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from visual_buffet import paths
+from visual_buffet.config import ConfigError, ConfigFile, load_config
+from visual_buffet.settings import SettingValue
+
+err_console = Console(stderr=True, highlight=False)
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+
+
+@dataclass
+class State:
+    """What the root callback learned (global options)."""
+
+    config_override: Path | None = None
+    _config: ConfigFile | None = field(default=None, repr=False)
+
+    @property
+    def config_path(self) -> Path:
+        return self.config_override or paths.config_path()
+
+    def config(self) -> ConfigFile:
+        """Load the config file once; a broken file stops with exit code 2."""
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                fail(str(exc))
+            for key in self._config.unknown_top_level():
+                warn(f"{self._config.source}: unknown table or key {key!r}, ignored.")
+        return self._config
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, State) else State()
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print an error (no traceback: the message says what to do) and exit."""
+    err_console.print(f"[bold red]error:[/bold red] {_escape(message)}")
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/yellow] {_escape(message)}")
+
+
+def info(message: str) -> None:
+    err_console.print(_escape(message))
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def plain_values(values: Mapping[str, SettingValue]) -> dict[str, Any]:
+    """Setting values as JSON-friendly plain values (paths as strings)."""
+    return {k: (str(v.value) if isinstance(v.value, Path) else v.value) for k, v in values.items()}
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def print_json(data: Any) -> None:
+    import json
+
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def resolve_settings(
+    plugin_info: Any, config: ConfigFile, cli_layers: Sequence[tuple[str, dict[str, Any]]] = ()
+) -> tuple[dict[str, SettingValue], list[str]]:
+    """Defaults < ``[plugins.NAME]`` in the config file < CLI layers; exits 2 on bad values."""
+    from visual_buffet.settings import SettingError
+
+    file_source = f"{config.source} [plugins.{plugin_info.name}]"
+    layers = [(file_source, config.plugin_values(plugin_info.name)), *cli_layers]
+    try:
+        return plugin_info.schema.resolve(layers)
+    except SettingError as exc:
+        fail(str(exc))

@@ -1,0 +1,117 @@
+"""`visual-buffet plugins list|info|setup`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from visual_buffet.cli.common import fail, info, plain_values, print_json, resolve_settings, state
+
+app = typer.Typer(help="List installed plugins, show their settings, fetch their models.",
+                  no_args_is_help=True)
+
+JSON_OPTION = typer.Option("--json", help="Print JSON instead of a table.")
+
+
+@app.command("list")
+def list_plugins(json_out: Annotated[bool, JSON_OPTION] = False) -> None:
+    """List installed plugins, including those that failed to import (with the reason)."""
+    from visual_buffet.discovery import discover_plugins
+
+    plugins = discover_plugins()
+    if json_out:
+        print_json([p.to_dict() for p in plugins.values()])
+        return
+    if not plugins:
+        info("No plugins installed. The SigLIP plugin ships with visual-buffet; "
+             "reinstall with `pip install visual-buffet`.")
+        return
+    table = Table(show_edge=False)
+    for column in ("name", "version", "status", "description"):
+        table.add_column(column)
+    for p in plugins.values():
+        cls = p.plugin_class
+        status = "ok" if cls else f"[red]error[/red]: {p.error}"
+        table.add_row(p.name, cls.version if cls else "?", status,
+                      cls.description if cls else p.target)
+    Console().print(table)
+
+
+@app.command("info")
+def plugin_info(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Plugin name, e.g. siglip.")],
+    json_out: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Show a plugin's settings: defaults, allowed values, current values and their source."""
+    found = _get(name)
+    config = state(ctx).config()
+    values, warnings = resolve_settings(found, config)
+    settings = []
+    for setting in found.schema:
+        current = values[setting.name]
+        settings.append({
+            "key": setting.name,
+            "aliases": list(setting.aliases),
+            "flag": f"--{setting.flag}" if setting.flag else None,
+            "type": setting.kind,
+            "default": setting.to_toml(setting.default),
+            "allowed": setting.allowed(),
+            "value": plain_values({"v": current})["v"],
+            "source": current.source,
+            "help": setting.help,
+        })
+    if json_out:
+        print_json({**found.to_dict(), "config_file": str(config.path), "settings": settings,
+                    "warnings": warnings})
+        return
+    cls = found.plugin_class
+    console = Console()
+    console.print(f"[bold]{found.name}[/bold] {cls.version} — {cls.description}")
+    console.print(f"confidences: {'calibrated probabilities' if cls.calibrated else 'scores'}"
+                  + (f"; recommended threshold {cls.recommended_threshold}"
+                     if cls.recommended_threshold is not None else ""))
+    console.print(f"config: [plugins.{found.name}] in {config.path}\n")
+    table = Table(show_edge=False)
+    for column in ("key", "flag", "value", "source", "allowed", "help"):
+        table.add_column(column, overflow="fold")
+    for s in settings:
+        key = s["key"] + (f" ({', '.join(s['aliases'])})" if s["aliases"] else "")
+        table.add_row(key, s["flag"] or "", repr(s["value"]), s["source"], s["allowed"], s["help"])
+    console.print(table)
+    for message in warnings:
+        info(f"warning: {message}")
+
+
+@app.command("setup")
+def setup(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Plugin name, e.g. siglip.")]
+) -> None:
+    """Let a plugin fetch what it needs ahead of time (e.g. model weights), with progress."""
+    from visual_buffet.plugin_api import PluginError
+
+    found = _get(name)
+    values, warnings = resolve_settings(found, state(ctx).config())
+    for message in warnings:
+        info(f"warning: {message}")
+    plugin = found.plugin_class({k: v.value for k, v in values.items() if k != "enabled"})
+    try:
+        plugin.setup(info)
+    except PluginError as exc:
+        fail(str(exc), code=1)
+
+
+def _get(name: str):  # type: ignore[no-untyped-def]
+    from visual_buffet.discovery import discover_plugins
+
+    plugins = discover_plugins()
+    if name not in plugins:
+        fail(f"no plugin named {name!r} is installed "
+             f"(installed: {', '.join(plugins) or 'none'}).")
+    found = plugins[name]
+    if not found.ok:
+        fail(f"plugin {name} failed to load: {found.error}")
+    return found

@@ -1,0 +1,326 @@
+"""`visual-buffet tag`: tag images and folders with one or more plugins."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from visual_buffet.cli.common import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    err_console,
+    fail,
+    info,
+    plain_values,
+    resolve_settings,
+    state,
+    warn,
+)
+
+PLUGIN_PANEL = "Plugin settings (see `visual-buffet plugins info NAME`)"
+
+# Dedicated flags for common plugin settings. A plugin binds one by declaring a setting with
+# `flag=<name>`; the host rejects a flag that no chosen plugin declares.
+TAG_FLAGS = (
+    "quality",
+    "threshold",
+    "limit",
+    "variant",
+    "batch-size",
+    "quantization",
+    "attention",
+    "dtype",
+    "vocabulary",
+)
+
+
+def _flag(help_text: str) -> Any:
+    return typer.Option(
+        show_default=False, help=help_text, rich_help_panel=PLUGIN_PANEL, metavar="VALUE"
+    )
+
+
+def tag(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Image files and/or folders.", show_default=False)
+    ],
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--plugin",
+            "-p",
+            help="Plugin to use (repeatable). Default: the plugins enabled in the config.",
+            show_default=False,
+        ),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Walk folders recursively.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write results to this file instead of the terminal.",
+            dir_okay=False, show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f",
+            help="table (readable), json (one document) or jsonl (one line per image, "
+            "streamed as images finish).",
+        ),
+    ] = "table",
+    quality: Annotated[str | None, _flag("quick, standard, high or max.")] = None,
+    threshold: Annotated[str | None, _flag("Lowest confidence reported (0-1).")] = None,
+    limit: Annotated[str | None, _flag("Most tags per image (0 = unlimited).")] = None,
+    variant: Annotated[str | None, _flag("Model variant, e.g. base, so400m, v2-naflex.")] = None,
+    batch_size: Annotated[str | None, _flag("Views per forward pass: auto or 1-32.")] = None,
+    quantization: Annotated[str | None, _flag("none, 8bit or 4bit.")] = None,
+    attention: Annotated[str | None, _flag("auto, sdpa, flash_attention_2 or eager.")] = None,
+    dtype: Annotated[str | None, _flag("auto, float16, bfloat16 or float32.")] = None,
+    vocabulary: Annotated[str | None, _flag("Text file with one tag per line.")] = None,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Any plugin or image setting, KEY=VALUE (repeatable). KEY may be scoped: "
+            "siglip.max_candidates=2000, images.max_pixels=200000000.",
+            show_default=False,
+            rich_help_panel=PLUGIN_PANEL,
+        ),
+    ] = None,
+) -> None:
+    """Tag images and print or write the tags with their confidences.
+
+    Examples:
+
+      visual-buffet tag photo.jpg --plugin siglip
+
+      visual-buffet tag photo.jpg --plugin siglip --variant giant --quality max
+
+      visual-buffet tag photos/ -r --plugin siglip --batch-size 8 --format jsonl -o tags.jsonl
+
+      visual-buffet tag photo.jpg --plugin siglip --vocabulary ~/my_tags.txt
+
+    Exit codes: 0 all images tagged; 1 some images failed (the others were tagged and
+    written); 2 usage or configuration error (nothing was run).
+    """
+    from visual_buffet.config import HOST_SCHEMA
+    from visual_buffet.discovery import discover_plugins
+    from visual_buffet.settings import SettingError
+
+    if fmt not in ("table", "json", "jsonl"):
+        fail(f"--format {fmt!r} is not valid. Allowed: table, json, jsonl.")
+    st = state(ctx)
+    config = st.config()
+    plugins = discover_plugins()
+
+    # --- which plugins -------------------------------------------------------------------
+    if plugin:
+        chosen = list(dict.fromkeys(plugin))
+        for name in chosen:
+            if name not in plugins:
+                known = ", ".join(plugins) or "none"
+                fail(f"--plugin {name}: no such plugin is installed (installed: {known}). "
+                     "Run `visual-buffet plugins list`.")
+            if not plugins[name].ok:
+                fail(f"plugin {name} cannot be used: {plugins[name].error}")
+    else:
+        chosen = []
+        for name, found in plugins.items():
+            if not found.ok:
+                continue
+            values, _ = resolve_settings(found, config)
+            if values["enabled"].value:
+                chosen.append(name)
+        if not chosen:
+            fail("no plugin is enabled. Pass --plugin NAME, or enable one with "
+                 "`visual-buffet config set plugins.NAME.enabled true`.")
+
+    # --- CLI layers: dedicated flags, then --set -----------------------------------------
+    flag_values = {
+        "quality": quality, "threshold": threshold, "limit": limit, "variant": variant,
+        "batch-size": batch_size, "quantization": quantization, "attention": attention,
+        "dtype": dtype, "vocabulary": vocabulary,
+    }
+    layers: dict[str, list[tuple[str, dict[str, Any]]]] = {name: [] for name in chosen}
+    for flag, raw in flag_values.items():
+        if raw is None:
+            continue
+        takers = [n for n in chosen if plugins[n].schema.by_flag(flag) is not None]
+        if not takers:
+            fail(f"--{flag} is not a setting of {', '.join(chosen)}. "
+                 f"Run `visual-buffet plugins info {chosen[0]}` to see its settings.")
+        for name in chosen:
+            setting = plugins[name].schema.by_flag(flag)
+            if setting is None:
+                warn(f"--{flag} does not apply to plugin {name}; used for {', '.join(takers)}.")
+            else:
+                layers[name].append((f"--{flag}", {setting.name: raw}))
+
+    host_layer: dict[str, Any] = {}
+    for item in set_values or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            fail(f"--set {item!r}: expected KEY=VALUE, e.g. --set max_candidates=2000.")
+        scope, _, rest = key.partition(".")
+        if scope == "images" and rest:
+            if HOST_SCHEMA.get(rest) is None:
+                fail(f"--set {key}: no such image setting.{HOST_SCHEMA.suggest(rest)}")
+            host_layer[rest] = raw
+            continue
+        if scope in chosen and rest:
+            targets, name_key = [scope], rest
+        else:
+            targets = [n for n in chosen if plugins[n].schema.get(key) is not None]
+            name_key = key
+            if not targets:
+                fail(f"--set {key}: {', '.join(chosen)} has no setting {key!r}."
+                     f"{plugins[chosen[0]].schema.suggest(key)} "
+                     f"Run `visual-buffet plugins info {chosen[0]}`.")
+        for name in targets:
+            if plugins[name].schema.get(name_key) is None:
+                fail(f"--set {key}: plugin {name} has no setting {name_key!r}."
+                     f"{plugins[name].schema.suggest(name_key)}")
+            layers[name].append(("--set", {name_key: raw}))
+
+    # --- validate everything before reading any image -------------------------------------
+    try:
+        host_values, host_warnings = HOST_SCHEMA.resolve(
+            [(f"{config.source} [images]", config.host_values()), ("--set", host_layer)]
+        )
+    except SettingError as exc:
+        fail(str(exc))
+    for message in host_warnings:
+        warn(message)
+    resolved: dict[str, dict[str, Any]] = {}
+    for name in chosen:
+        values, warnings = resolve_settings(plugins[name], config, layers[name])
+        for message in warnings:
+            warn(message)
+        values.pop("enabled")
+        resolved[name] = values
+
+    # --- find the images -------------------------------------------------------------------
+    from visual_buffet.images import find_images
+
+    scan = find_images(paths, recursive=recursive,
+                       include_hidden=bool(host_values["include_hidden"].value))
+    if not scan.files and not scan.missing:
+        hint = "" if recursive else " (use --recursive to look inside sub-folders)"
+        fail(f"no images found in {', '.join(map(str, paths))}{hint}.")
+    skipped = []
+    if scan.skipped_hidden:
+        skipped.append(f"{scan.skipped_hidden} hidden")
+    if scan.skipped_non_image:
+        skipped.append(f"{scan.skipped_non_image} non-image")
+    if skipped:
+        info(f"skipped {' and '.join(skipped)} file(s).")
+
+    run = _Run(fmt=fmt, output=output, total=len(scan.files + scan.missing) * len(chosen))
+    exit_code = run.execute(
+        plugins={n: plugins[n].plugin_class for n in chosen},
+        settings=resolved,
+        files=scan.files,
+        missing=scan.missing,
+        workers=host_values["workers"].value,
+        max_pixels=host_values["max_pixels"].value,
+        scan=scan,
+    )
+    raise typer.Exit(exit_code)
+
+
+class _Run:
+    """One tagging run: plugins in turn over the files, records to the writer as they finish."""
+
+    def __init__(self, fmt: str, output: Path | None, total: int) -> None:
+        self.fmt = fmt
+        self.output = output
+        self.total = total
+        self.tagged = 0
+        self.failed = 0
+
+    def execute(self, *, plugins, settings, files, missing, workers, max_pixels, scan) -> int:  # type: ignore[no-untyped-def]
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        from visual_buffet.output import error_record, make_writer
+        from visual_buffet.pipeline import PluginRunError, default_workers, run_plugin
+        from visual_buffet.plugin_api import PluginError
+
+        start = time.perf_counter()
+        writer = make_writer(self.fmt, self.output, None)  # type: ignore[arg-type]
+        show_progress = self.total > 1 and err_console.is_terminal
+        progress = Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=err_console, transient=True,
+            disable=not show_progress,
+        )
+        task = progress.add_task("tagging", total=self.total)
+
+        def on_record(record: dict[str, Any]) -> None:
+            if record["error"] is None:
+                self.tagged += 1
+            else:
+                self.failed += 1
+                if self.fmt != "table" or self.output is not None:
+                    warn(f"{record['file']}: {record['error']['message']}")
+            writer.write(record)
+            progress.advance(task)
+
+        ran_any = False
+        try:
+            with progress:
+                for name, plugin_class in plugins.items():
+                    plain = plain_values(settings[name])
+                    for path in missing:
+                        on_record(error_record(str(path), name, FileNotFoundError(
+                            f"{path}: no such file or folder"), plain))
+                    plugin = plugin_class({k: v.value for k, v in settings[name].items()})
+                    progress.update(task, description=f"loading {name}")
+                    try:
+                        plugin.load()
+                    except PluginError as exc:
+                        if len(plugins) == 1:
+                            fail(str(exc))
+                        warn(f"plugin {name} could not load: {exc}")
+                        for path in files:
+                            on_record(error_record(str(path), name, exc, plain))
+                        continue
+                    ran_any = True
+                    progress.update(task, description=f"tagging ({name})")
+                    try:
+                        run_plugin(plugin, files, settings=plain, on_record=on_record,
+                                   workers=default_workers() if workers == "auto" else workers,
+                                   max_pixels=max_pixels)
+                    except PluginRunError as exc:
+                        warn(str(exc))
+                    finally:
+                        plugin.close()
+        except KeyboardInterrupt:
+            writer.abort()
+            err_console.print("[yellow]interrupted[/yellow]")
+            raise typer.Exit(130) from None
+        except BaseException:
+            writer.abort()
+            raise
+        summary = {
+            "images": len(files) + len(missing),
+            "tagged": self.tagged,
+            "failed": self.failed,
+            "skipped_hidden": scan.skipped_hidden,
+            "skipped_non_image": scan.skipped_non_image,
+            "elapsed_s": round(time.perf_counter() - start, 3),
+        }
+        writer.close(summary)
+        if self.failed:
+            info(f"{self.tagged} tagged, {self.failed} failed.")
+        if not ran_any:
+            return EXIT_USAGE
+        return EXIT_SOME_FAILED if self.failed else EXIT_OK

@@ -1,0 +1,129 @@
+"""The streaming tagging pipeline: decode ahead in threads, tag in order, report each image.
+
+Worker threads load (decode, orient, convert, downscale) and :meth:`Plugin.prepare` images a
+bounded number of items ahead of the model; the calling thread feeds prepared items to
+:meth:`Plugin.tag_stream` and hands a record for every image, in input order, to a callback
+as soon as it is done. A file that fails to load or prepare becomes an error record; the run
+goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from visual_buffet.images import load_image
+from visual_buffet.output import error_record, success_record
+from visual_buffet.plugin_api import Plugin
+
+Record = dict[str, Any]
+
+
+def default_workers() -> int:
+    """Decode threads when ``images.workers = "auto"``: one per core, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class _Item:
+    path: Path
+    payload: Any = None
+    error: BaseException | None = None
+    size: tuple[int, int] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunStats:
+    """Counts of one plugin's run over the files."""
+
+    tagged: int = 0
+    failed: int = 0
+
+
+def run_plugin(
+    plugin: Plugin,
+    files: Sequence[Path],
+    *,
+    settings: dict[str, Any],
+    on_record: Callable[[Record], None],
+    workers: int,
+    max_pixels: int | None,
+) -> RunStats:
+    """Tag ``files`` with a loaded ``plugin``; call ``on_record`` once per file, in order."""
+    stats = RunStats()
+    max_side = plugin.max_image_side()
+
+    def emit(item: _Item, result: Any = None) -> None:
+        if item.error is not None:
+            stats.failed += 1
+            on_record(error_record(str(item.path), plugin.name, item.error, settings))
+        else:
+            stats.tagged += 1
+            on_record(
+                success_record(str(item.path), plugin.name, result, settings, item.size,
+                               item.timings)
+            )
+
+    def load_and_prepare(path: Path) -> _Item:
+        item = _Item(path)
+        try:
+            loaded = load_image(path, max_side=max_side, max_pixels=max_pixels)
+            item.size = loaded.original_size
+            item.timings["decode_ms"] = loaded.decode_ms
+            start = time.perf_counter()
+            item.payload = plugin.prepare(loaded)
+            item.timings["prepare_ms"] = (time.perf_counter() - start) * 1000
+        except Exception as exc:  # one bad file must not stop the run
+            item.error = exc
+        return item
+
+    pending: deque[_Item] = deque()  # taken from the loaders, not yet emitted, in order
+    prefetch = max(4, 2 * plugin.batch_size() + workers)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vb-decode") as pool:
+        futures: deque[Future[_Item]] = deque()
+        remaining = iter(files)
+
+        def top_up() -> None:
+            while len(futures) < prefetch:
+                path = next(remaining, None)
+                if path is None:
+                    return
+                futures.append(pool.submit(load_and_prepare, path))
+
+        def source() -> Iterator[Any]:
+            top_up()
+            while futures:
+                item = futures.popleft().result()
+                top_up()
+                pending.append(item)
+                if item.error is None:
+                    yield item.payload
+
+        try:
+            for result in plugin.tag_stream(source()):
+                while pending and pending[0].error is not None:
+                    emit(pending.popleft())
+                emit(pending.popleft(), result)
+            while pending:
+                emit(pending.popleft())
+        except Exception as exc:
+            # The plugin itself broke (not one image): record it for every image left, in order.
+            failure = RuntimeError(f"{plugin.name} failed: {type(exc).__name__}: {exc}")
+            leftovers = [*pending, *(f.result() for f in futures), *(_Item(p) for p in remaining)]
+            for item in leftovers:
+                item.error = item.error or failure
+                emit(item)
+            raise PluginRunError(str(failure)) from exc
+    return stats
+
+
+class PluginRunError(RuntimeError):
+    """A plugin failed as a whole during a run (its unfinished images were recorded as errors)."""

@@ -1,0 +1,175 @@
+"""The plugin contract: everything a tagger plugin implements and receives.
+
+A plugin is a subclass of :class:`Plugin`, published under the entry-point group
+:data:`ENTRY_POINT_GROUP`; the entry name is the plugin name::
+
+    [project.entry-points."visual_buffet.plugins"]
+    mytagger = "my_package:MyTaggerPlugin"
+
+Life of a plugin in one ``visual-buffet tag`` run:
+
+1. The host imports the class (cheap: module import must not load models) and reads its
+   class attributes: name, version, description, :attr:`Plugin.settings_schema`.
+2. It resolves settings (defaults < ``[plugins.NAME]`` in the config file < CLI flags) and
+   constructs the plugin with the typed values: ``MyPlugin(settings)``.
+3. It calls :meth:`Plugin.load` once (heavy work: weights, caches).
+4. Worker threads decode images (at most :meth:`Plugin.max_image_side` pixels on the longer
+   side) and call :meth:`Plugin.prepare` on each; the main thread feeds the prepared items to
+   :meth:`Plugin.tag_stream` and writes each :class:`ImageTags` as soon as it arrives.
+
+``docs/plugins.md`` walks through a complete example plugin (``examples/plugin``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, ClassVar, Literal
+
+from visual_buffet.images import LoadedImage
+from visual_buffet.settings import Setting
+
+ENTRY_POINT_GROUP = "visual_buffet.plugins"
+"""Entry-point group the host scans for plugins (version 1 of this contract)."""
+
+API_VERSION = 1
+
+
+class PluginError(Exception):
+    """A problem a user can fix (missing weights, a bad setting combination, offline Hub...).
+
+    The message is shown as is: name the thing, what was wrong and what to do.
+    """
+
+
+@dataclass(frozen=True)
+class View:
+    """Where in the image a tag was found (for plugins that look at parts of the image).
+
+    Attributes:
+        pass_name: The quality pass (``"480"``, ``"2048"``, ``"original"``).
+        resolution: Longer side, in pixels, of the image at that pass.
+        kind: ``"whole"`` for the whole image, ``"window"`` for a part of it.
+        box: ``(left, top, right, bottom)`` of the view in original-image pixels.
+    """
+
+    pass_name: str
+    resolution: int
+    kind: Literal["whole", "window"]
+    box: tuple[int, int, int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pass": self.pass_name,
+            "resolution": self.resolution,
+            "view": self.kind,
+            "box": list(self.box),
+        }
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One tag of one image. ``confidence`` is in [0, 1]."""
+
+    label: str
+    confidence: float
+    found_in: View | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "confidence": round(self.confidence, 6)}
+        if self.found_in is not None:
+            out["found_in"] = self.found_in.to_dict()
+        return out
+
+
+@dataclass
+class ImageTags:
+    """What a plugin returns for one image.
+
+    Attributes:
+        tags: Sorted by confidence, highest first, already thresholded and limited.
+        model: Free metadata about the model (id, variant, device...), JSON-serialisable.
+        timings: Milliseconds spent on this image by stage (``"model_ms"``...).
+        settings: Effective values the plugin used where they differ from what it was given
+            (``{"dtype": "float32"}`` when ``auto`` was asked for).
+    """
+
+    tags: list[Tag]
+    model: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class Plugin(ABC):
+    """Base class of every tagger plugin.
+
+    Subclasses set the class attributes and implement :meth:`tag` (or :meth:`tag_stream`).
+    Importing the module that defines a plugin must be cheap; do heavy imports in
+    :meth:`load`.
+    """
+
+    name: ClassVar[str]
+    """Plugin name; must equal the entry-point name."""
+    version: ClassVar[str] = "0"
+    description: ClassVar[str] = ""
+    settings_schema: ClassVar[tuple[Setting, ...]] = ()
+    """The settings this plugin accepts. ``enabled`` is added by the host."""
+    calibrated: ClassVar[bool] = False
+    """True when confidences are real probabilities (e.g. independent sigmoid scores)."""
+    recommended_threshold: ClassVar[float | None] = None
+    """The threshold the plugin's authors recommend, shown by ``plugins info``."""
+    enabled_by_default: ClassVar[bool] = False
+    """Whether ``visual-buffet tag`` without ``--plugin`` uses this plugin."""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        """Store validated settings. Must not load models."""
+        self.settings = dict(settings)
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Do the heavy work (load weights, build caches). Called once before tagging."""
+
+    def setup(self, report: Callable[[str], None]) -> None:
+        """Fetch what the plugin needs ahead of time (``visual-buffet plugins setup NAME``).
+
+        ``report`` prints a progress line. Raise :class:`PluginError` on failure.
+        """
+        report(f"{self.name}: nothing to set up.")
+
+    def max_image_side(self) -> int | None:
+        """Longest image side the plugin will use; the host decodes no larger. None: full."""
+        return None
+
+    def batch_size(self) -> int:
+        """How many prepared images :meth:`tag_stream` groups per :meth:`tag` call."""
+        return 8
+
+    def prepare(self, image: LoadedImage) -> Any:
+        """Per-image CPU work (resizing, cropping, tensors). Runs in worker threads.
+
+        Must be thread-safe. Raise an exception to record an error for this image only.
+        """
+        return image
+
+    @abstractmethod
+    def tag(self, items: Sequence[Any]) -> list[ImageTags]:
+        """Tag a batch of prepared items; return one :class:`ImageTags` per item, in order."""
+
+    def tag_stream(self, items: Iterable[Any]) -> Iterator[ImageTags]:
+        """Tag prepared items as they arrive; yield one result per item, in input order.
+
+        The default groups items by :meth:`batch_size` and calls :meth:`tag`. Plugins that
+        batch differently (e.g. several views per image) override this.
+        """
+        iterator = iter(items)
+        while batch := list(islice(iterator, self.batch_size())):
+            results = self.tag(batch)
+            if len(results) != len(batch):
+                raise RuntimeError(
+                    f"plugin {self.name!r} returned {len(results)} results for {len(batch)} images"
+                )
+            yield from results
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources at the end of a run."""
