@@ -1,0 +1,541 @@
+"""The one image loader every plugin shares: find photos, decode them, hand out RGB.
+
+Decoding goes through Pillow (JPEG, PNG, WebP, TIFF, BMP, GIF), ``pillow-heif`` for
+HEIC/HEIF and ``rawpy`` for camera RAW; the last two are optional extras, imported only
+when such a file is met. Everything here is safe to call from several threads at once.
+
+Decompression-bomb protection: Pillow's own check lives in a process-wide global
+(``Image.MAX_IMAGE_PIXELS``) that warns above the limit and only refuses at twice it, so a
+per-call limit cannot be set there without races between threads. On first use this module
+sets that global to ``None`` once and enforces the limit itself, right after the header
+is read and before any pixel is decoded (see :func:`load_image`). The default limit is
+Pillow's, read when this module is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import stat
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+HEIF_SUFFIXES = frozenset({".heic", ".heif", ".hif"})  # .hif: Canon/Fujifilm HEIF
+RAW_SUFFIXES = frozenset(
+    {".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"}
+)
+IMAGE_SUFFIXES: frozenset[str] = (
+    frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+    | HEIF_SUFFIXES
+    | RAW_SUFFIXES
+)
+"""Lowercase suffixes (with the dot) that a directory walk picks up."""
+
+#: Pillow's limit when this module was imported: the default for ``max_pixels``.
+DEFAULT_MAX_PIXELS: int = Image.MAX_IMAGE_PIXELS or 89_478_485
+
+# Only these Pillow decoders are tried, so a stray file never reaches e.g. the EPS plugin
+# (which runs Ghostscript). "HEIF" exists once pillow-heif registered its opener.
+_PILLOW_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "HEIF")
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+_MAGIC_NUMBERS = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+_NOT_RECOGNISED_HINT = (
+    "it must be a JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC or camera RAW file; "
+    "convert it or leave it out"
+)
+
+_setup_lock = threading.Lock()
+_pillow_ready = False
+_heif_registered = False
+_default_max_pixels: int | None = DEFAULT_MAX_PIXELS
+
+
+class ImageLoadError(Exception):
+    """An image could not be loaded; ``str()`` is one line for the user.
+
+    Attributes:
+        path: The file that failed.
+        reason: What is wrong with it.
+        hint: What the user can do about it, or ``None``.
+    """
+
+    def __init__(self, path: Path | str, reason: str, hint: str | None = None) -> None:
+        self.path = Path(path)
+        self.reason = " ".join(reason.split())  # one line, whatever the cause said
+        self.hint = hint
+        message = f"{self.path}: {self.reason}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+    def __reduce__(self) -> tuple[type[ImageLoadError], tuple[Path, str, str | None]]:
+        return (type(self), (self.path, self.reason, self.hint))
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image, ready for a plugin.
+
+    Attributes:
+        path: The file it came from.
+        image: The pixels, always mode ``"RGB"``; at most ``max_side`` on the longer side.
+        original_size: ``(width, height)`` as stored, after EXIF orientation.
+        decode_ms: Time spent decoding, converting and resizing.
+    """
+
+    path: Path
+    image: Image.Image
+    original_size: tuple[int, int]
+    decode_ms: float
+
+
+@dataclass
+class ImageScan:
+    """What :func:`find_images` found.
+
+    Attributes:
+        files: Images to load, in a deterministic order (arguments in the order given,
+            the files found in each directory sorted by path), each real file once.
+        skipped_hidden: Dot-prefixed files and folders left out of directory walks.
+        skipped_non_image: Files in walked directories without an image suffix, and
+            arguments that are neither files nor directories (FIFOs, devices).
+        missing: Command-line paths that do not exist.
+        skipped_subdirs: Sub-folders not entered because the walk was not recursive.
+        unreadable: Folders that could not be listed and links that lead nowhere.
+    """
+
+    files: list[Path] = field(default_factory=list)
+    skipped_hidden: int = 0
+    skipped_non_image: int = 0
+    missing: list[Path] = field(default_factory=list)
+    skipped_subdirs: int = 0
+    unreadable: list[Path] = field(default_factory=list)
+
+
+def set_max_pixels(limit: int | None) -> None:
+    """Set the process-wide default pixel limit; ``None`` or ``0`` disables it."""
+    global _default_max_pixels
+    if limit is not None and limit < 0:
+        raise ValueError(f"max_pixels must be positive, 0 or None, not {limit}")
+    _default_max_pixels = limit or None
+
+
+def get_max_pixels() -> int | None:
+    """The process-wide default pixel limit (``None``: no limit)."""
+    return _default_max_pixels
+
+
+def is_image_path(path: Path) -> bool:
+    """Whether a directory walk would pick up ``path``, judging by its suffix."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+# --- finding images ---------------------------------------------------------------------
+
+
+def find_images(
+    paths: Sequence[Path], *, recursive: bool = False, include_hidden: bool = False
+) -> ImageScan:
+    """Expand command-line ``paths`` into image files.
+
+    Files are taken as given, whatever their suffix (a JPEG may lack one). Directories are
+    walked, top level only unless ``recursive``; there only files with a suffix in
+    :data:`IMAGE_SUFFIXES` count, and dot-prefixed entries are skipped unless
+    ``include_hidden``. Symlinks are followed; each real directory is walked once, so link
+    cycles end, and each real file is listed once, under the first path (in output order)
+    that reaches it.
+    """
+    scan = ImageScan()
+    seen_files: set[tuple[int, int] | str] = set()
+    seen_dirs: set[str] = set()
+    for given in paths:
+        given = Path(given)
+        try:
+            info = given.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            scan.missing.append(given)
+            continue
+        except OSError:
+            scan.unreadable.append(given)
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            found = _walk(given, scan, seen_dirs, recursive=recursive, hidden=include_hidden)
+            for path, file_info in sorted(found, key=lambda pair: pair[0].parts):
+                _add_file(scan, seen_files, path, file_info)
+        elif stat.S_ISREG(info.st_mode):
+            _add_file(scan, seen_files, given, info)
+        else:
+            scan.skipped_non_image += 1
+    return scan
+
+
+def _add_file(
+    scan: ImageScan, seen: set[tuple[int, int] | str], path: Path, info: os.stat_result
+) -> None:
+    # (device, inode) also catches hard links and case-insensitive spellings; where the
+    # platform gives no inode, the resolved path stands in.
+    key: tuple[int, int] | str = (
+        (info.st_dev, info.st_ino) if info.st_ino else os.path.realpath(path)
+    )
+    if key not in seen:
+        seen.add(key)
+        scan.files.append(path)
+
+
+def _walk(
+    root: Path, scan: ImageScan, seen_dirs: set[str], *, recursive: bool, hidden: bool
+) -> list[tuple[Path, os.stat_result]]:
+    """Image files under ``root``, with their stat results (unsorted, not deduplicated)."""
+    found: list[tuple[Path, os.stat_result]] = []
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        real = os.path.realpath(directory)
+        if real in seen_dirs:
+            continue
+        seen_dirs.add(real)
+        try:
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            scan.unreadable.append(directory)
+            continue
+        subdirs: list[Path] = []
+        for entry in entries:
+            if not hidden and entry.name.startswith("."):
+                scan.skipped_hidden += 1
+                continue
+            path = Path(entry.path)
+            try:
+                info = os.stat(path)  # follows links; os.stat fills st_ino on Windows too
+            except OSError:
+                scan.unreadable.append(path)  # a dangling link or a vanished file
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if recursive:
+                    subdirs.append(path)
+                else:
+                    scan.skipped_subdirs += 1
+            elif stat.S_ISREG(info.st_mode) and is_image_path(path):
+                found.append((path, info))
+            else:
+                scan.skipped_non_image += 1
+        pending.extend(reversed(subdirs))  # walk in sorted order: which link wins is stable
+    return found
+
+
+# --- loading images ---------------------------------------------------------------------
+
+
+def load_image(
+    path: Path, *, max_side: int | None = None, max_pixels: int | None = None
+) -> LoadedImage:
+    """Decode ``path`` to an RGB image, applying EXIF orientation.
+
+    Args:
+        path: The image file.
+        max_side: The longest side the caller needs; larger images are scaled down to
+            exactly this (never up). JPEGs are decoded at a reduced scale (libjpeg's DCT
+            scaling, via Pillow's draft mode) no smaller than that, so a 24 MP photo needed
+            at 1080 px is never decoded in full. ``None``: full size.
+        max_pixels: Refuse images with more stored pixels than this (decompression-bomb
+            protection). ``None``: the process default (:func:`set_max_pixels`, initially
+            Pillow's limit); ``0``: no limit.
+
+    Raises:
+        ImageLoadError: The file is missing, unreadable, empty, corrupt, truncated, too
+            large, not an image, or needs an optional extra that is not installed.
+    """
+    path = Path(path)
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be at least 1, not {max_side}")
+    if max_pixels is not None and max_pixels < 0:
+        raise ValueError(f"max_pixels must be positive, 0 or None, not {max_pixels}")
+    limit = _default_max_pixels if max_pixels is None else (max_pixels or None)
+    _prepare_pillow()
+    start = time.perf_counter()
+    if path.suffix.lower() in RAW_SUFFIXES:
+        image, original_size = _load_raw(path, max_side, limit)
+    else:
+        image, original_size = _load_with_pillow(path, max_side, limit)
+    image = _shrink(image, max_side)
+    decode_ms = (time.perf_counter() - start) * 1000
+    return LoadedImage(path, image, original_size, decode_ms)
+
+
+def _prepare_pillow() -> None:
+    global _pillow_ready
+    if _pillow_ready:
+        return
+    with _setup_lock:
+        if not _pillow_ready:
+            Image.init()  # register every plugin now, not lazily inside concurrent opens
+            Image.MAX_IMAGE_PIXELS = None  # we enforce the limit ourselves (module docstring)
+            _pillow_ready = True
+
+
+def _open_file(path: Path) -> io.BufferedReader:
+    if path.is_dir():
+        raise ImageLoadError(path, "is a directory, not an image file", "pass image files")
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - the callers close it
+    except FileNotFoundError:
+        raise ImageLoadError(path, "file not found", "check the path") from None
+    except PermissionError:
+        raise ImageLoadError(
+            path, "permission denied", "make the file readable (chmod +r) and try again"
+        ) from None
+    except OSError as exc:
+        raise ImageLoadError(path, f"cannot be opened ({exc.strerror or exc})") from exc
+    if os.fstat(handle.fileno()).st_size == 0:
+        handle.close()
+        raise ImageLoadError(
+            path, "file is empty (0 bytes)", "it was probably not copied completely; copy it again"
+        )
+    return handle
+
+
+def _check_pixels(path: Path, size: tuple[int, int], limit: int | None) -> None:
+    width, height = size
+    if limit is not None and width * height > limit:
+        raise ImageLoadError(
+            path,
+            f"image has {width * height:,} pixels ({width}x{height}), above the limit of "
+            f"{limit:,} that guards against decompression bombs",
+            "if you trust the file, raise the config key images.max_pixels",
+        )
+
+
+def _corrupt(path: Path, exc: BaseException) -> ImageLoadError:
+    detail = str(exc)
+    if "truncated" in detail or isinstance(exc, EOFError):
+        # Pillow says e.g. "image file is truncated (211 bytes not processed)".
+        reason = detail if "truncated" in detail else "image data ends early"
+        return ImageLoadError(path, reason, "the file was cut short; copy it again")
+    return ImageLoadError(
+        path,
+        f"image data is corrupt ({detail or type(exc).__name__})",
+        "re-export or copy the file again",
+    )
+
+
+def _sniff_format(head: bytes) -> str | None:
+    """The format the first bytes announce, for errors about files Pillow gave up on."""
+    for magic, name in _MAGIC_NUMBERS:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+def _load_with_pillow(
+    path: Path, max_side: int | None, limit: int | None
+) -> tuple[Image.Image, tuple[int, int]]:
+    with _open_file(path) as handle:
+        head = handle.read(16)
+        handle.seek(0)
+        if path.suffix.lower() in HEIF_SUFFIXES or (
+            head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+        ):
+            _register_heif(path)
+        formats = [name for name in _PILLOW_FORMATS if name in Image.OPEN]
+        try:
+            img = Image.open(handle, formats=formats)
+        except UnidentifiedImageError:
+            announced = _sniff_format(head)
+            if announced:
+                raise ImageLoadError(
+                    path, f"{announced} header is corrupt", "re-export or copy the file again"
+                ) from None
+            raise ImageLoadError(path, "not a recognised image", _NOT_RECOGNISED_HINT) from None
+        except Image.DecompressionBombError as exc:  # someone re-set Pillow's global limit
+            raise ImageLoadError(
+                path, str(exc), "if you trust the file, raise the config key images.max_pixels"
+            ) from None
+        except Exception as exc:  # broken headers surface as many exception types
+            raise _corrupt(path, exc) from exc
+        stored_size = img.size
+        _check_pixels(path, stored_size, limit)
+        try:
+            if max_side is not None and img.format in ("JPEG", "MPO"):
+                target = _draft_target(stored_size, max_side)
+                if target is not None:
+                    img.draft("RGB", target)
+            img.load()
+            decoded_size = img.size
+            _apply_orientation(img)
+            turned = img.size != decoded_size  # a quarter turn swapped width and height
+            original_size = (stored_size[1], stored_size[0]) if turned else stored_size
+            return to_rgb(img), original_size
+        except ImageLoadError:
+            raise
+        except _UnsupportedModeError as exc:
+            raise ImageLoadError(path, str(exc), "convert it to 8-bit RGB") from exc
+        except Exception as exc:  # any decoder failure on bad data is the file's fault
+            raise _corrupt(path, exc) from exc
+
+
+def _draft_target(size: tuple[int, int], max_side: int) -> tuple[int, int] | None:
+    """The size to ask libjpeg for: the aspect-kept fit of ``max_side``, rounded up.
+
+    Pillow's draft picks the largest DCT scale (1/2, 1/4, 1/8) whose result is at least
+    this on both sides, so the decode never falls below what the final resize needs.
+    """
+    longest = max(size)
+    if longest <= max_side:
+        return None
+    return (-(-size[0] * max_side // longest), -(-size[1] * max_side // longest))
+
+
+def _apply_orientation(img: Image.Image) -> None:
+    # An unparsable EXIF block should not cost the picture itself.
+    with contextlib.suppress(Exception):
+        ImageOps.exif_transpose(img, in_place=True)
+
+
+def _register_heif(path: Path) -> None:
+    global _heif_registered
+    with _setup_lock:
+        if _heif_registered:
+            return
+        try:
+            import pillow_heif
+        except ImportError:
+            raise ImageLoadError(
+                path, 'HEIC/HEIF needs the optional extra: pip install "visual-buffet[heif]"'
+            ) from None
+        pillow_heif.register_heif_opener()
+        _heif_registered = True
+
+
+def _load_raw(
+    path: Path, max_side: int | None, limit: int | None
+) -> tuple[Image.Image, tuple[int, int]]:
+    with _open_file(path):
+        pass  # the same missing / unreadable / empty errors as for every other file
+    try:
+        import rawpy
+    except ImportError:
+        extra = 'pip install "visual-buffet[raw]"'
+        raise ImageLoadError(
+            path, f"camera RAW ({path.suffix}) needs the optional extra: {extra}"
+        ) from None
+    try:
+        with rawpy.imread(str(path)) as raw:
+            sizes = raw.sizes
+            stored_size = (int(sizes.width), int(sizes.height))
+            _check_pixels(path, stored_size, limit)
+            # Half size skips demosaicing and is still at least max_side: faster, as sharp.
+            half = max_side is not None and max(stored_size) // 2 >= max_side
+            pixels = raw.postprocess(use_camera_wb=True, half_size=half, output_bps=8)
+            flip = int(sizes.flip)
+    except ImageLoadError:
+        raise
+    except Exception as exc:  # rawpy.LibRawError and friends
+        raise _corrupt(path, exc) from exc
+    # LibRaw's postprocess applies the camera's orientation; 5 and 6 are quarter turns.
+    original_size = stored_size[::-1] if flip in (5, 6) else stored_size
+    return Image.fromarray(pixels).convert("RGB"), (original_size[0], original_size[1])
+
+
+def _shrink(image: Image.Image, max_side: int | None) -> Image.Image:
+    width, height = image.size
+    longest = max(width, height)
+    if max_side is None or longest <= max_side:
+        return image
+    scale = max_side / longest
+    new_size = (
+        max_side if width == longest else max(1, round(width * scale)),
+        max_side if height == longest else max(1, round(height * scale)),
+    )
+    # reducing_gap: box-reduce by an integer factor first, then Lanczos; visually the same.
+    return image.resize(new_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+# --- pixel modes ------------------------------------------------------------------------
+
+
+class _UnsupportedModeError(ValueError):
+    pass
+
+
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit ``"RGB"``.
+
+    Transparency is composited on white. 16-bit greyscale is scaled (65535 -> 255), not
+    clipped. Mode ``"I"`` is taken as 8-bit if it lies in 0..255, 16-bit if in 0..65535,
+    and stretched from its minimum to its maximum otherwise; ``"F"`` as 0..1 if it lies
+    there, 0..255 if there, and stretched otherwise. CMYK goes through its embedded ICC
+    profile when there is one. Returns ``image`` itself when it is already RGB.
+
+    Raises:
+        ValueError: The mode cannot be converted.
+    """
+    mode = image.mode
+    if mode == "RGB" and "transparency" not in image.info:
+        return image
+    if mode in _ALPHA_MODES or (mode in ("P", "L", "RGB", "1") and "transparency" in image.info):
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if mode in _SIXTEEN_BIT_MODES:
+        return _scaled_to_rgb(image.convert("I"), 0, 65535)
+    if mode == "I":
+        low, high = image.getextrema()
+        if low >= 0 and high <= 255:
+            return _scaled_to_rgb(image, 0, 255)
+        if low >= 0 and high <= 65535:
+            return _scaled_to_rgb(image, 0, 65535)
+        return _scaled_to_rgb(image, low, high)
+    if mode == "F":
+        low, high = image.getextrema()  # NaN is ignored here and becomes 0 below
+        if not (abs(low) < float("inf") and abs(high) < float("inf")):
+            low, high = 0.0, 1.0
+        if low >= 0 and high <= 1:
+            return _scaled_to_rgb(image, 0, 1)
+        if low >= 0 and high <= 255:
+            return _scaled_to_rgb(image, 0, 255)
+        return _scaled_to_rgb(image, low, high)
+    if mode == "CMYK" and image.info.get("icc_profile"):
+        converted = _cmyk_with_profile(image)
+        if converted is not None:
+            return converted
+    try:
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise _UnsupportedModeError(f"unsupported pixel mode {mode!r}") from exc
+
+
+def _scaled_to_rgb(image: Image.Image, low: float, high: float) -> Image.Image:
+    """Map ``low..high`` of an ``I`` or ``F`` image onto 0..255 (rounded, clamped)."""
+    span = (high - low) or 1
+    scaled = image.point(lambda value: (value - low) * (255 / span) + 0.5)
+    return scaled.convert("L").convert("RGB")
+
+
+def _cmyk_with_profile(image: Image.Image) -> Image.Image | None:
+    try:
+        from PIL import ImageCms
+
+        source = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
+        srgb = ImageCms.createProfile("sRGB")
+        return ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+    except Exception:  # no LittleCMS, or a broken profile: the plain formula will do
+        return None

@@ -1,0 +1,434 @@
+"""Deterministic procedural images of coloured geometric shapes, and their tags.
+
+Every image is drawn from a ``numpy.random.Generator``, so a seed gives the same pixels on
+every run. Objects have one of the named colours (``COLOURS``) and one of the shapes
+(``SHAPES``); backgrounds are muted (greys, beiges, desaturated tones, never a named colour),
+plain, gradient or textured (noise, stripes, checker).
+
+Sizes: an object's *size* is its longest extent relative to the image's longer side. Objects from
+``MIN_TAGGED_REL_SIZE`` (8 %) up to 70 % carry tags; optional "specks" below
+``SPECK_MAX_REL_SIZE`` are clutter the demo model is trained to ignore, so that the
+whole-image view misses a shape that small and only a zoomed-in view tags it.
+
+Regenerate the example images with::
+
+    python -m visual_buffet_siglip.demo.shapes --examples examples/images
+"""
+
+from __future__ import annotations
+
+import argparse
+import colorsys
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (215, 30, 35),
+    "green": (30, 150, 55),
+    "blue": (35, 75, 215),
+    "yellow": (245, 215, 30),
+    "orange": (245, 130, 25),
+    "purple": (125, 40, 165),
+    "black": (15, 15, 15),
+    "white": (250, 250, 250),
+}
+"""Object colours: name -> nominal sRGB (each object jitters it by up to ``COLOUR_JITTER``)."""
+
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "rectangle", "ellipse")
+
+DEMO_TAGS: tuple[str, ...] = (*COLOURS, *SHAPES)
+"""Every tag the demo model knows: the colours, then the shapes."""
+
+COLOUR_JITTER = 14
+MIN_TAGGED_REL_SIZE = 0.08
+MAX_TAGGED_REL_SIZE = 0.70
+SPECK_MIN_REL_SIZE = 0.015
+SPECK_MAX_REL_SIZE = 0.045
+# Rectangles and ellipses are at least 2.5 times as long as wide, so that even after a 3:2
+# image is squashed to the model's square input they stay apart from squares and circles.
+ELONGATED_ASPECT = (2.5, 3.5)
+STAR_INNER_RATIO = (0.40, 0.50)
+# Backgrounds: hue anything, low saturation, mid values, every channel clipped to this range
+# so that no background pixel comes near black, white or a saturated named colour.
+BACKGROUND_SATURATION = (0.0, 0.22)
+BACKGROUND_VALUE = (0.36, 0.74)
+BACKGROUND_CHANNEL_RANGE = (70, 200)
+
+BackgroundKind = Literal["plain", "gradient", "noise", "blotches", "stripes", "checker"]
+BACKGROUND_KINDS: tuple[BackgroundKind, ...] = (
+    "plain",
+    "gradient",
+    "noise",
+    "blotches",
+    "stripes",
+    "checker",
+)
+Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+
+
+@dataclass(frozen=True)
+class ShapeSpec:
+    """One drawn object. Coordinates are pixels of the image it was drawn on."""
+
+    shape: str
+    colour: str
+    rgb: tuple[int, int, int]
+    centre: tuple[float, float]
+    size: float
+    """Longest extent in pixels (diameter, side, long side, triangle side, star tip to tip)."""
+    aspect: float = 1.0
+    """Long side over short side: 1 except for rectangles and ellipses."""
+    angle: float = 0.0
+    """Rotation in degrees, counter-clockwise."""
+    tagged: bool = True
+    """False for specks: clutter below the tagging size."""
+
+    @property
+    def tags(self) -> set[str]:
+        return {self.colour, self.shape} if self.tagged else set()
+
+    def polygon(self) -> list[tuple[float, float]]:
+        """The outline as absolute pixel coordinates (circles and ellipses as 96-gons)."""
+        return [(self.centre[0] + x, self.centre[1] + y) for x, y in _outline(self)]
+
+    def bbox(self) -> tuple[float, float, float, float]:
+        xs, ys = zip(*self.polygon(), strict=True)
+        return min(xs), min(ys), max(xs), max(ys)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """An image and the objects drawn on it."""
+
+    image: Image.Image
+    shapes: tuple[ShapeSpec, ...]
+
+    @property
+    def tags(self) -> set[str]:
+        return tags_for(self.shapes)
+
+
+def tags_for(specs: Iterable[ShapeSpec]) -> set[str]:
+    """The tags an image deserves: the union of its tagged objects' colours and shapes."""
+    tags: set[str] = set()
+    for spec in specs:
+        tags |= spec.tags
+    return tags
+
+
+def _outline(spec: ShapeSpec) -> list[tuple[float, float]]:
+    """Vertices relative to the centre, rotated, y pointing down (image coordinates)."""
+    half = spec.size / 2
+    if spec.shape in ("circle", "ellipse"):
+        a, b = half, half / spec.aspect
+        points = [
+            (a * math.cos(t), b * math.sin(t)) for t in np.linspace(0, 2 * math.pi, 96, False)
+        ]
+    elif spec.shape in ("square", "rectangle"):
+        a, b = half, half / spec.aspect
+        points = [(-a, -b), (a, -b), (a, b), (-a, b)]
+    elif spec.shape == "triangle":
+        radius = spec.size / math.sqrt(3)  # equilateral, side = size
+        points = [
+            (radius * math.cos(t), -radius * math.sin(t))
+            for t in (math.pi / 2 + k * 2 * math.pi / 3 for k in range(3))
+        ]
+        # Centre the bounding box, not the centroid, so placement keeps it inside the image.
+        points = [(x, y - radius / 4) for x, y in points]
+    elif spec.shape == "star":
+        outer = half
+        inner = outer * spec.aspect  # for stars, `aspect` stores the inner radius ratio
+        points = []
+        for k in range(10):
+            t = math.pi / 2 + k * math.pi / 5
+            r = outer if k % 2 == 0 else inner
+            points.append((r * math.cos(t), -r * math.sin(t)))
+    else:
+        raise ValueError(f"unknown shape {spec.shape!r}: use one of {SHAPES}")
+    angle = math.radians(spec.angle)
+    cos, sin = math.cos(angle), math.sin(angle)
+    return [(x * cos + y * sin, -x * sin + y * cos) for x, y in points]
+
+
+def muted_colour(rng: np.random.Generator) -> tuple[float, float, float]:
+    """A background tone in 0..1 RGB: any hue, low saturation, mid value."""
+    hue = rng.uniform(0, 1)
+    saturation = rng.uniform(*BACKGROUND_SATURATION)
+    value = rng.uniform(*BACKGROUND_VALUE)
+    return colorsys.hsv_to_rgb(hue, saturation, value)
+
+
+def _second_tone(rng: np.random.Generator, base: tuple[float, float, float]) -> np.ndarray:
+    """A tone near `base` but visibly lighter or darker, for patterns and gradients."""
+    shift = rng.uniform(0.08, 0.18) * rng.choice([-1.0, 1.0])
+    tint = np.array(muted_colour(rng))
+    return 0.6 * (np.array(base) + shift) + 0.4 * tint
+
+
+def render_background(
+    rng: np.random.Generator, size: tuple[int, int], kind: BackgroundKind | None = None
+) -> Image.Image:
+    """A muted background of the given (width, height); kind drawn at random if not given."""
+    width, height = size
+    if kind is None:
+        kind = BACKGROUND_KINDS[int(rng.integers(len(BACKGROUND_KINDS)))]
+    base = np.array(muted_colour(rng), dtype=np.float32)
+    longest = max(width, height)
+    if kind == "plain":
+        pixels = np.broadcast_to(base, (height, width, 3))
+    elif kind == "gradient":
+        other = _second_tone(rng, base).astype(np.float32)
+        t = _ramp(rng, width, height)
+        pixels = base + t[..., None] * (other - base)
+    elif kind == "noise":
+        sigma = rng.uniform(0.015, 0.05)
+        grain = rng.normal(0, sigma, (height, width, 1)).astype(np.float32)
+        pixels = base + grain
+    elif kind == "blotches":
+        other = _second_tone(rng, base).astype(np.float32)
+        cells = int(rng.integers(3, 9))
+        coarse = rng.uniform(0, 1, (cells, cells)).astype(np.float32)
+        field = np.asarray(
+            Image.fromarray(coarse, mode="F").resize((width, height), Image.Resampling.BICUBIC)
+        )
+        pixels = base + np.clip(field, 0, 1)[..., None] * (other - base)
+    elif kind == "stripes":
+        other = _second_tone(rng, base).astype(np.float32)
+        period = rng.uniform(0.02, 0.12) * longest
+        t = _ramp(rng, width, height, normalise=False)
+        pixels = np.where(((t / period) % 1.0 < 0.5)[..., None], base, other)
+    elif kind == "checker":
+        other = _second_tone(rng, base).astype(np.float32)
+        cell = max(2.0, rng.uniform(0.03, 0.12) * longest)
+        ys, xs = np.mgrid[0:height, 0:width]
+        mask = ((xs // cell).astype(int) + (ys // cell).astype(int)) % 2 == 0
+        pixels = np.where(mask[..., None], base, other)
+    else:
+        raise ValueError(f"unknown background {kind!r}: use one of {BACKGROUND_KINDS}")
+    low, high = BACKGROUND_CHANNEL_RANGE
+    array = np.clip(np.asarray(pixels) * 255.0, low, high).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
+
+
+def _ramp(
+    rng: np.random.Generator, width: int, height: int, *, normalise: bool = True
+) -> np.ndarray:
+    """Distance along a random direction, per pixel (0..1 across the image if normalised)."""
+    angle = rng.uniform(0, 2 * math.pi)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    t = xs * math.cos(angle) + ys * math.sin(angle)
+    if normalise:
+        t = (t - t.min()) / max(float(t.max() - t.min()), 1.0)
+    return t
+
+
+def random_spec(
+    rng: np.random.Generator,
+    size_px: float,
+    *,
+    shape: str | None = None,
+    colour: str | None = None,
+    tagged: bool = True,
+) -> ShapeSpec:
+    """A shape of the given longest extent at the origin (placement comes later)."""
+    shape = shape or SHAPES[int(rng.integers(len(SHAPES)))]
+    colour = colour or tuple(COLOURS)[int(rng.integers(len(COLOURS)))]
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}: use one of {SHAPES}")
+    if colour not in COLOURS:
+        raise ValueError(f"unknown colour {colour!r}: use one of {tuple(COLOURS)}")
+    jitter = rng.integers(-COLOUR_JITTER, COLOUR_JITTER + 1, 3)
+    rgb = tuple(int(v) for v in np.clip(np.array(COLOURS[colour]) + jitter, 0, 255))
+    aspect, angle = 1.0, 0.0
+    if shape in ("rectangle", "ellipse"):
+        aspect = rng.uniform(*ELONGATED_ASPECT)
+        angle = rng.uniform(0, 180)
+    elif shape == "triangle":
+        angle = rng.uniform(0, 120)
+    elif shape == "star":
+        aspect = rng.uniform(*STAR_INNER_RATIO)
+        angle = rng.uniform(0, 72)
+    return ShapeSpec(shape, colour, rgb, (0.0, 0.0), float(size_px), aspect, angle, tagged)
+
+
+def _with_centre(spec: ShapeSpec, centre: tuple[float, float]) -> ShapeSpec:
+    return ShapeSpec(
+        spec.shape, spec.colour, spec.rgb, centre, spec.size, spec.aspect, spec.angle, spec.tagged
+    )
+
+
+def _place(
+    rng: np.random.Generator,
+    spec: ShapeSpec,
+    image_size: tuple[int, int],
+    placed: Sequence[ShapeSpec],
+    margin: float = 2.0,
+) -> ShapeSpec | None:
+    """Put `spec` fully inside the image, clear of already placed objects; None if no room."""
+    width, height = image_size
+    x0, y0, x1, y1 = spec.bbox()
+    low_x, high_x = margin - x0, width - margin - x1
+    low_y, high_y = margin - y0, height - margin - y1
+    if low_x > high_x or low_y > high_y:
+        return None
+    radius = spec.size / 2
+    for _ in range(60):
+        centre = (rng.uniform(low_x, high_x), rng.uniform(low_y, high_y))
+        if all(
+            math.dist(centre, other.centre) > radius + other.size / 2 + margin for other in placed
+        ):
+            return _with_centre(spec, centre)
+    return None
+
+
+def draw_shapes(image: Image.Image, specs: Iterable[ShapeSpec]) -> Image.Image:
+    """Draw the objects onto (a copy of) the image."""
+    image = image.copy()
+    draw = ImageDraw.Draw(image)
+    for spec in specs:
+        draw.polygon(spec.polygon(), fill=spec.rgb)
+    return image
+
+
+def render_scene(
+    rng: np.random.Generator,
+    size: tuple[int, int] = (256, 256),
+    n_objects: int = 1,
+    min_rel_size: float = MIN_TAGGED_REL_SIZE,
+    max_rel_size: float = MAX_TAGGED_REL_SIZE,
+    *,
+    specks: int = 0,
+    background: BackgroundKind | None = None,
+) -> tuple[Image.Image, list[ShapeSpec]]:
+    """Draw a background and `n_objects` tagged objects (plus `specks` untagged tiny ones).
+
+    Object sizes (longest extent over the image's longer side) are log-uniform in
+    [min_rel_size, max_rel_size]; an object that cannot fit is shrunk until it does. Objects
+    never overlap. Returns the image and the specs of every object drawn, specks included
+    (``tags_for`` skips those).
+    """
+    if n_objects < 0 or specks < 0:
+        raise ValueError("n_objects and specks must be >= 0")
+    if not 0 < min_rel_size <= max_rel_size:
+        raise ValueError(f"need 0 < min_rel_size <= max_rel_size, got {min_rel_size, max_rel_size}")
+    width, height = size
+    longest = max(width, height)
+    image = render_background(rng, size, background)
+    placed: list[ShapeSpec] = []
+    wanted = [(True, min_rel_size, max_rel_size)] * n_objects
+    wanted += [(False, SPECK_MIN_REL_SIZE, SPECK_MAX_REL_SIZE)] * specks
+    for tagged, low, high in wanted:
+        rel = math.exp(rng.uniform(math.log(low), math.log(high)))
+        spec = random_spec(rng, rel * longest, tagged=tagged)
+        # Shrink towards the lower bound until it fits (large or crowded scenes).
+        for _ in range(40):
+            result = _place(rng, spec, size, placed)
+            if result is not None:
+                placed.append(result)
+                break
+            smaller = max(spec.size * 0.9, low * longest)
+            if smaller == spec.size:
+                break
+            spec = ShapeSpec(
+                spec.shape, spec.colour, spec.rgb, (0, 0), smaller, spec.aspect, spec.angle, tagged
+            )
+    return draw_shapes(image, placed), placed
+
+
+def place_small_shape(
+    image_size: tuple[int, int] = (3000, 2000),
+    rel_width: float = 0.04,
+    corner: Corner = "bottom-right",
+    colour: str = "red",
+    shape: str = "circle",
+    seed: int = 0,
+    *,
+    background: BackgroundKind = "gradient",
+) -> tuple[Image.Image, ShapeSpec]:
+    """One small, unrotated shape near a corner of a large background.
+
+    The shape is ``rel_width`` of the image width wide and sits one shape-width in from the
+    corner: small enough that the whole image, squeezed to the model's input, shows it as a
+    speck, large enough to tag in a square window around that corner.
+    """
+    if corner not in ("top-left", "top-right", "bottom-left", "bottom-right"):
+        raise ValueError(f"unknown corner {corner!r}")
+    rng = np.random.default_rng(seed)
+    width, height = image_size
+    image = render_background(rng, image_size, background)
+    spec = random_spec(rng, rel_width * width, shape=shape, colour=colour)
+    spec = ShapeSpec(spec.shape, spec.colour, spec.rgb, (0.0, 0.0), spec.size, spec.aspect)
+    x0, y0, x1, y1 = spec.bbox()
+    gap = spec.size
+    x = gap - x0 if corner.endswith("left") else width - gap - x1
+    y = gap - y0 if corner.startswith("top") else height - gap - y1
+    spec = _with_centre(spec, (x, y))
+    return draw_shapes(image, [spec]), spec
+
+
+# Example images: (file name, what it shows, how to draw it).
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("red-circle-1200x800.jpg", "one large object on a plain background, 3:2"),
+    ("two-shapes-1200x900.jpg", "two objects on a gradient, 4:3"),
+    ("three-shapes-1024x1024.jpg", "three objects on stripes, square"),
+    ("textured-800x800.jpg", "one object on a noisy (blotchy) background, square"),
+    ("checker-900x1200.jpg", "two objects on a checker pattern, portrait 3:4"),
+    ("small-corner-3000x2000.jpg", "one small shape, 4% of the width, in the bottom-right corner"),
+)
+
+
+def render_examples(out_dir: Path) -> list[tuple[Path, set[str], str]]:
+    """Write the example JPEGs; returns (path, tags, description) for each."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made: list[tuple[Path, set[str], str]] = []
+
+    def save(name: str, image: Image.Image, specs: Sequence[ShapeSpec], what: str) -> None:
+        path = out_dir / name
+        image.save(path, "JPEG", quality=88, optimize=True)
+        made.append((path, tags_for(specs), what))
+
+    describe = dict(EXAMPLES)
+    rng = np.random.default_rng(1001)
+    spec = _with_centre(random_spec(rng, 500, shape="circle", colour="red"), (560.0, 420.0))
+    image = render_background(rng, (1200, 800), "plain")
+    save(EXAMPLES[0][0], draw_shapes(image, [spec]), [spec], describe[EXAMPLES[0][0]])
+    layouts: tuple[tuple[str, int, tuple[int, int], int, BackgroundKind, float], ...] = (
+        (EXAMPLES[1][0], 1002, (1200, 900), 2, "gradient", 0.18),
+        (EXAMPLES[2][0], 1003, (1024, 1024), 3, "stripes", 0.15),
+        (EXAMPLES[3][0], 1004, (800, 800), 1, "blotches", 0.35),
+        (EXAMPLES[4][0], 1005, (900, 1200), 2, "checker", 0.2),
+    )
+    for name, seed, size, count, kind, low in layouts:
+        image, specs = render_scene(
+            np.random.default_rng(seed), size, count, low, 0.45, background=kind
+        )
+        save(name, image, specs, describe[name])
+    image, spec = place_small_shape((3000, 2000), 0.04, "bottom-right", "blue", "star", seed=1006)
+    save(EXAMPLES[5][0], image, [spec], describe[EXAMPLES[5][0]])
+    return made
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Draw the demo model's procedural images.")
+    parser.add_argument("--examples", type=Path, metavar="DIR", help="write the example JPEGs")
+    parser.add_argument("--seed", type=int, default=0, help="draw one random scene")
+    parser.add_argument("--out", type=Path, default=Path("scene.png"))
+    args = parser.parse_args(argv)
+    if args.examples:
+        for path, tags, what in render_examples(args.examples):
+            print(f"{path}: {', '.join(sorted(tags))} ({what})")
+        return
+    rng = np.random.default_rng(args.seed)
+    image, specs = render_scene(rng, (512, 384), int(rng.integers(1, 4)))
+    image.save(args.out)
+    print(f"{args.out}: {', '.join(sorted(tags_for(specs)))}")
+
+
+if __name__ == "__main__":
+    main()
