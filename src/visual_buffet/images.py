@@ -286,11 +286,16 @@ def _prepare_pillow() -> None:
 
 
 def _open_file(path: Path) -> io.BufferedReader:
-    if path.is_dir():
-        raise ImageLoadError(path, "is a directory, not an image file", "pass image files")
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise ImageLoadError(
+                path, "is a directory, not an image file", "pass the image files inside it"
+            )
+        if not stat.S_ISREG(mode):  # opening a FIFO would block forever
+            raise ImageLoadError(path, "is not a regular file (a pipe, socket or device)")
         handle = open(path, "rb")  # noqa: SIM115 - the callers close it
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise ImageLoadError(path, "file not found", "check the path") from None
     except PermissionError:
         raise ImageLoadError(
@@ -318,6 +323,12 @@ def _check_pixels(path: Path, size: tuple[int, int], limit: int | None) -> None:
 
 
 def _corrupt(path: Path, exc: BaseException) -> ImageLoadError:
+    if isinstance(exc, MemoryError):
+        return ImageLoadError(
+            path,
+            "not enough memory to decode it",
+            "free some memory, or lower the config key images.max_pixels to skip such files",
+        )
     detail = str(exc)
     if "truncated" in detail or isinstance(exc, EOFError):
         # Pillow says e.g. "image file is truncated (211 bytes not processed)".

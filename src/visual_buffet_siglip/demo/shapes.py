@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import colorsys
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -93,11 +94,22 @@ class ShapeSpec:
     def tags(self) -> set[str]:
         return {self.colour, self.shape} if self.tagged else set()
 
+    @functools.cached_property
+    def outline(self) -> tuple[tuple[float, float], ...]:
+        """Vertices relative to the centre (circles and ellipses as 96-gons)."""
+        return tuple(_outline(self))
+
+    @functools.cached_property
+    def radius(self) -> float:
+        """Distance from the centre to the farthest point of the outline."""
+        return max(math.hypot(x, y) for x, y in self.outline)
+
     def polygon(self) -> list[tuple[float, float]]:
-        """The outline as absolute pixel coordinates (circles and ellipses as 96-gons)."""
-        return [(self.centre[0] + x, self.centre[1] + y) for x, y in _outline(self)]
+        """The outline as absolute pixel coordinates."""
+        return [(self.centre[0] + x, self.centre[1] + y) for x, y in self.outline]
 
     def bbox(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) in pixels."""
         xs, ys = zip(*self.polygon(), strict=True)
         return min(xs), min(ys), max(xs), max(ys)
 
@@ -228,6 +240,22 @@ def _ramp(
     return t
 
 
+def random_image_size(
+    rng: np.random.Generator,
+    long_side: tuple[int, int],
+    *,
+    max_aspect: float = 1.5,
+    square_probability: float = 0.3,
+) -> tuple[int, int]:
+    """(width, height): longer side uniform in `long_side`, aspect log-uniform up to 3:2."""
+    longest = int(rng.integers(long_side[0], long_side[1] + 1))
+    if rng.uniform() < square_probability:
+        return longest, longest
+    aspect = math.exp(rng.uniform(0, math.log(max_aspect)))
+    shortest = max(1, round(longest / aspect))
+    return (longest, shortest) if rng.uniform() < 0.5 else (shortest, longest)
+
+
 def random_spec(
     rng: np.random.Generator,
     size_px: float,
@@ -277,12 +305,10 @@ def _place(
     low_y, high_y = margin - y0, height - margin - y1
     if low_x > high_x or low_y > high_y:
         return None
-    radius = spec.size / 2
+    radius = spec.radius
     for _ in range(60):
         centre = (rng.uniform(low_x, high_x), rng.uniform(low_y, high_y))
-        if all(
-            math.dist(centre, other.centre) > radius + other.size / 2 + margin for other in placed
-        ):
+        if all(math.dist(centre, other.centre) > radius + other.radius + margin for other in placed):
             return _with_centre(spec, centre)
     return None
 

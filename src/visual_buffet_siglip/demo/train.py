@@ -1,0 +1,279 @@
+"""Train the demo model: a tiny SigLIP that tags coloured shapes, on the CPU, in minutes.
+
+    python -m visual_buffet_siglip.demo.train --out src/visual_buffet_siglip/demo/model
+
+Every step draws a fresh batch of procedural images (``demo.shapes``) from its own seeds
+(``numpy.random.default_rng([TRAIN_STREAM, step, index])``; evaluation uses other streams), so
+the model never sees an evaluation image. The loss is SigLIP's: for each image and each tag,
+binary cross-entropy on ``exp(logit_scale) * cos(image, text) + logit_bias`` with the prompt
+``"this is a photo of {tag}."`` tokenized exactly as at inference (lower case,
+``padding="max_length"``, 64 tokens, ``input_ids`` only). A few words that are not tags
+(``DISTRACTOR_WORDS``) are scored too, always as negatives, so that labels outside the demo
+vocabulary stay below the threshold.
+
+Determinism: fixed seeds, ``torch.use_deterministic_algorithms``, data drawn per step
+independent of worker count. Bit-identical weights need the same torch build and thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from visual_buffet_siglip.demo.evaluate import VOCABULARY_FILE, prompt_input_ids
+from visual_buffet_siglip.demo.shapes import DEMO_TAGS, random_image_size, render_scene, tags_for
+from visual_buffet_siglip.synthetic import VOCABULARY_WORDS, build_siglip_tokenizer
+
+TRAIN_STREAM = 0
+"""First element of every training seed; evaluation streams start at 1."""
+
+# Nouns with nothing to do with colours or shapes: the text tower learns that they never match.
+DISTRACTOR_WORDS: tuple[str, ...] = tuple(
+    word
+    for word in VOCABULARY_WORDS[VOCABULARY_WORDS.index("cat") : VOCABULARY_WORDS.index("big")]
+    if word not in DEMO_TAGS
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Architecture and recipe. The defaults produced the shipped model."""
+
+    image_size: int = 64
+    patch_size: int = 8
+    hidden_size: int = 128
+    vision_layers: int = 4
+    text_layers: int = 2
+    heads: int = 4
+    mlp_ratio: int = 4
+    steps: int = 1500
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.05
+    positive_weight: float = 1.0
+    distractors_per_step: int = 16
+    seed: int = 0
+    threads: int = 2
+    workers: int = 1
+
+
+def build_model(config: TrainConfig, vocab_size: int, pad_id: int, eos_id: int):
+    """A randomly initialised SiglipModel with the demo architecture."""
+    from transformers import SiglipConfig, SiglipModel
+
+    tower = {
+        "hidden_size": config.hidden_size,
+        "intermediate_size": config.hidden_size * config.mlp_ratio,
+        "num_attention_heads": config.heads,
+    }
+    model_config = SiglipConfig(
+        text_config={
+            **tower,
+            "num_hidden_layers": config.text_layers,
+            "vocab_size": vocab_size,
+            "max_position_embeddings": 64,
+            "pad_token_id": pad_id,
+            "bos_token_id": None,
+            "eos_token_id": eos_id,
+        },
+        vision_config={
+            **tower,
+            "num_hidden_layers": config.vision_layers,
+            "image_size": config.image_size,
+            "patch_size": config.patch_size,
+        },
+    )
+    model = SiglipModel(model_config)
+    with torch.no_grad():
+        # SigLIP's initial temperature and bias (transformers 5 initialises both to zero).
+        model.logit_scale.fill_(math.log(10.0))
+        model.logit_bias.fill_(-10.0)
+    return model
+
+
+def build_processor(config: TrainConfig, tokenizer):
+    """SiglipProcessor configured like the released ones, at the demo resolution."""
+    from transformers import SiglipImageProcessor, SiglipProcessor
+
+    image_processor = SiglipImageProcessor(
+        do_resize=True,
+        size={"height": config.image_size, "width": config.image_size},
+        resample=3,  # bicubic
+        do_rescale=True,
+        rescale_factor=1 / 255,
+        do_normalize=True,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    return SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def training_scene(rng: np.random.Generator, image_size: int):
+    """One training image: 1-3 tagged objects, sometimes untagged specks, any background."""
+    size = random_image_size(rng, (2 * image_size, 4 * image_size))
+    n_objects = int(rng.choice([1, 2, 3], p=[0.55, 0.25, 0.20]))
+    specks = int(rng.choice([0, 1, 2, 3], p=[0.5, 0.25, 0.15, 0.10]))
+    max_rel = 0.70 if n_objects == 1 else 0.45
+    return render_scene(rng, size, n_objects, 0.08, max_rel, specks=specks)
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Batch `step` of the training run: images, preprocessed, and their multi-hot targets."""
+
+    def __init__(self, config: TrainConfig, image_processor) -> None:
+        self.config = config
+        self.image_processor = image_processor
+
+    def __len__(self) -> int:
+        return self.config.steps
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, targets = [], torch.zeros(self.config.batch_size, len(DEMO_TAGS))
+        for index in range(self.config.batch_size):
+            rng = np.random.default_rng([TRAIN_STREAM, self.config.seed, step, index])
+            image, specs = training_scene(rng, self.config.image_size)
+            images.append(image)
+            for tag in tags_for(specs):
+                targets[index, DEMO_TAGS.index(tag)] = 1.0
+        pixels = self.image_processor(images=images, return_tensors="pt")["pixel_values"]
+        return pixels, targets
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def _parameter_groups(model, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        # No decay on norms, biases, embeddings' positions and the temperature/bias scalars.
+        if parameter.ndim < 2 or "position_embedding" in name or name.startswith("logit_"):
+            no_decay.append(parameter)
+        else:
+            decay.append(parameter)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
+    """Train and save model + processor + vocabulary.txt + training.json to `out_dir`."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    started = time.perf_counter()
+
+    with tempfile.TemporaryDirectory() as workdir:
+        tokenizer = build_siglip_tokenizer(Path(workdir))
+        processor = build_processor(config, tokenizer)
+        tag_ids = prompt_input_ids(tokenizer, DEMO_TAGS)
+        distractor_ids = prompt_input_ids(tokenizer, DISTRACTOR_WORDS)
+        model = build_model(config, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
+        model.train()
+        optimizer = torch.optim.AdamW(
+            _parameter_groups(model, config.weight_decay),
+            lr=config.learning_rate,
+            betas=(0.9, 0.95),
+        )
+        warmup = max(1, int(config.warmup_fraction * config.steps))
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = (step - warmup) / max(1, config.steps - warmup)
+            return 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        loader = torch.utils.data.DataLoader(
+            StepBatches(config, processor.image_processor),
+            batch_size=None,
+            shuffle=False,
+            num_workers=config.workers,
+            worker_init_fn=_worker_init if config.workers else None,
+            prefetch_factor=2 if config.workers else None,
+        )
+        picker = torch.Generator().manual_seed(config.seed)
+        history = []
+        running = 0.0
+        for step, (pixels, targets) in enumerate(loader):
+            chosen = torch.randperm(len(DISTRACTOR_WORDS), generator=picker)
+            chosen = chosen[: config.distractors_per_step]
+            input_ids = torch.cat([tag_ids, distractor_ids[chosen]])
+            full_targets = torch.cat([targets, torch.zeros(len(targets), len(chosen))], dim=1)
+
+            image = F.normalize(model.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
+            text = F.normalize(model.get_text_features(input_ids=input_ids).pooler_output, dim=-1)
+            logits = image @ text.T * model.logit_scale.exp() + model.logit_bias
+            weights = torch.where(full_targets > 0, config.positive_weight, 1.0)
+            loss = (
+                F.binary_cross_entropy_with_logits(
+                    logits, full_targets, weight=weights, reduction="sum"
+                )
+                / len(pixels)
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+
+            running += loss.item()
+            if (step + 1) % log_every == 0 or step + 1 == config.steps:
+                count = (step % log_every) + 1
+                entry = {
+                    "step": step + 1,
+                    "loss": round(running / count, 4),
+                    "lr": scheduler.get_last_lr()[0],
+                    "logit_scale": round(model.logit_scale.exp().item(), 3),
+                    "logit_bias": round(model.logit_bias.item(), 3),
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+                history.append(entry)
+                running = 0.0
+                print(json.dumps(entry), flush=True)
+
+        seconds = time.perf_counter() - started
+        model.eval()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(out_dir, safe_serialization=True)
+        processor.save_pretrained(out_dir)
+    (out_dir / VOCABULARY_FILE).write_text("\n".join(DEMO_TAGS) + "\n", encoding="utf-8")
+    summary = {
+        "config": asdict(config),
+        "train_seconds": round(seconds, 1),
+        "images_seen": config.steps * config.batch_size,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "final_loss": history[-1]["loss"] if history else None,
+    }
+    (out_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description="Train the Visual Buffet demo model (CPU).")
+    parser.add_argument("--out", type=Path, required=True, help="directory to write")
+    for name, value in asdict(defaults).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    args = parser.parse_args(argv)
+    config = TrainConfig(**{name: getattr(args, name) for name in asdict(defaults)})
+    summary = train(config, args.out)
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
