@@ -37,6 +37,7 @@ def enabled_setting(default: bool) -> Setting:
         "Use this plugin when `visual-buffet tag` runs without --plugin.",
     )
 
+
 HOST_SCHEMA = Schema(
     "images",
     [
@@ -163,12 +164,23 @@ def split_key(key: str, plugin_schemas: Mapping[str, Schema]) -> tuple[Schema, S
     setting = schema.get(dotted)
     if setting is None:
         raise ConfigError(
-            f"config key {key!r}: {schema.owner} has no setting {dotted!r}.{schema.suggest(dotted)} "
-            f"Run `visual-buffet plugins info {schema.owner}` to list them."
+            f"config key {key!r}: {schema.owner} has no setting {dotted!r}."
+            f"{schema.suggest(dotted)} Run `visual-buffet plugins info {schema.owner}` to list them."
             if prefix[0] == "plugins"
             else f"config key {key!r}: no such setting.{schema.suggest(dotted)}"
         )
-    return schema, setting, [*prefix, *rest]
+    # The setting's own name, also when an alias was typed (`limit` -> `max_tags`), so that
+    # `config set` never leaves two spellings of one setting in the file.
+    return schema, setting, [*prefix, *setting.name.split(".")]
+
+
+def spellings(path: list[str], setting: Setting) -> list[list[str]]:
+    """Every path the setting at ``path`` (from :func:`split_key`) may be written under.
+
+    The setting's name comes first, then its aliases: a hand-written file may use either.
+    """
+    prefix = path[: len(path) - len(setting.name.split("."))]
+    return [[*prefix, *name.split(".")] for name in (setting.name, *setting.aliases)]
 
 
 def get_value(data: Mapping[str, Any], path: list[str]) -> Any:

@@ -6,6 +6,7 @@ imported): handy to isolate a broken plugin or in tests.
 
 from __future__ import annotations
 
+import inspect
 import os
 import traceback
 from dataclasses import dataclass
@@ -77,11 +78,16 @@ def _load(ep: EntryPoint) -> PluginInfo:
     if not (isinstance(obj, type) and issubclass(obj, Plugin)):
         info.error = f"{ep.value} is not a visual_buffet.plugin_api.Plugin subclass"
         return info
-    if getattr(obj, "name", ep.name) != ep.name:
+    if getattr(obj, "name", None) != ep.name:
+        declared = f"name {obj.name!r}" if hasattr(obj, "name") else "no name"
         info.error = (
-            f"{ep.value} declares name {obj.name!r} but is registered as {ep.name!r}; "
-            "they must match"
+            f"{ep.value} declares {declared} but is registered as {ep.name!r}; "
+            f"set name = {ep.name!r} on the class"
         )
+        return info
+    if inspect.isabstract(obj):
+        missing = ", ".join(sorted(obj.__abstractmethods__))
+        info.error = f"{ep.value} does not implement {missing}()"
         return info
     try:
         Schema(ep.name, obj.settings_schema)

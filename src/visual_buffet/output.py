@@ -78,23 +78,35 @@ class ResultWriter(Protocol):
 
 
 class JsonlWriter:
-    """One line per finished image, flushed at once: an interrupted run keeps what it did."""
+    """One line per finished image, flushed at once: an interrupted run keeps what it did.
+
+    The file is created at the first record, so a run that stops before tagging anything
+    (a plugin that cannot load, a bad setting) leaves an existing file as it was.
+    """
 
     def __init__(self, path: Path | None) -> None:
-        self._stream: IO[str] = (
-            open(path, "w", encoding="utf-8") if path is not None else sys.stdout  # noqa: SIM115
-        )
-        self._owned = path is not None
+        self._path = path
+        self._stream: IO[str] | None = None if path is not None else sys.stdout
+
+    def _open(self) -> IO[str]:
+        if self._stream is None:
+            assert self._path is not None
+            self._stream = open(self._path, "w", encoding="utf-8")  # noqa: SIM115
+        return self._stream
 
     def write(self, record: dict[str, Any]) -> None:
-        self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._stream.flush()
+        stream = self._open()
+        stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        stream.flush()
 
     def close(self, summary: dict[str, Any]) -> None:
-        if self._owned:
-            self._stream.close()
+        if self._path is not None:
+            self._open().close()  # a run without images still leaves an (empty) file
 
-    abort = close  # every line written so far is complete: keep them
+    def abort(self) -> None:
+        """Interrupted: every line written so far is complete; keep them."""
+        if self._path is not None and self._stream is not None:
+            self._stream.close()
 
 
 class JsonWriter:

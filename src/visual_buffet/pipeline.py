@@ -107,17 +107,26 @@ def run_plugin(
                 if item.error is None:
                     yield item.payload
 
+        unread: list[Path] = []
         try:
             for result in plugin.tag_stream(source()):
                 while pending and pending[0].error is not None:
                     emit(pending.popleft())
                 emit(pending.popleft(), result)
+            # A tag_stream that ends early would leave images without a record.
+            unread = list(remaining)
+            if futures or unread or any(item.error is None for item in pending):
+                raise RuntimeError("tag_stream returned fewer results than images")
             while pending:
                 emit(pending.popleft())
         except Exception as exc:
             # The plugin itself broke (not one image): record it for every image left, in order.
             failure = RuntimeError(f"{plugin.name} failed: {type(exc).__name__}: {exc}")
-            leftovers = [*pending, *(f.result() for f in futures), *(_Item(p) for p in remaining)]
+            leftovers = [
+                *pending,
+                *(f.result() for f in futures),
+                *(_Item(p) for p in [*unread, *remaining]),
+            ]
             for item in leftovers:
                 item.error = item.error or failure
                 emit(item)

@@ -109,6 +109,9 @@ def quantization_config(requested: str, machine: Machine, naflex: bool) -> Any:
     its weight dtype: quantized it fails in 8-bit and is silently wrong in 4-bit) and the
     attention-pooling / projection heads (``nn.MultiheadAttention`` reads its out_proj weight
     directly, which breaks when quantized). They are a small share of the weights.
+    4-bit also keeps the attention projections: NF4 there moved image embeddings to cosine
+    0.97 of full precision on our test models, NF4 on the MLPs alone kept them >= 0.98. The
+    MLPs hold two thirds of each layer's weights, so most of the memory saving remains.
     """
     if requested == "none":
         return None
@@ -128,6 +131,7 @@ def quantization_config(requested: str, machine: Machine, naflex: bool) -> Any:
     skip = ["patch_embedding", "head"]
     if requested == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
+    skip += ["q_proj", "k_proj", "v_proj", "out_proj"]
     compute = torch.bfloat16 if machine.cuda_bf16 else (
         torch.float16 if machine.device == "cuda" else torch.float32
     )
@@ -135,7 +139,7 @@ def quantization_config(requested: str, machine: Machine, naflex: bool) -> Any:
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_compute_dtype=compute,
-        bnb_4bit_use_double_quant=True,
+        bnb_4bit_use_double_quant=False,
         llm_int8_skip_modules=skip,
     )
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, ProcessorMixin
 
 CheckpointKind = Literal["v1", "v2", "naflex"]
-CheckpointSize = Literal["tiny", "base", "so400m"]
+CheckpointSize = Literal["tiny", "small", "base", "so400m"]
 
 TEMPLATE = "This is a photo of {label}."
 """The prompt template the released SigLIP models were trained with."""
@@ -95,6 +95,9 @@ class _Dims:
 # releases (siglip2-*-patch16-naflex) use patch 16 and 256 patches.
 _SIZES: dict[str, _Dims] = {
     "tiny": _Dims(32, 64, 2, 2, 32, 16, None, 32),
+    # Still tiny, but every Linear is at least 64 wide: bitsandbytes' 4-bit CPU kernels
+    # quantize in blocks of 64 input features and fail on narrower layers.
+    "small": _Dims(64, 128, 2, 2, 32, 16, None, 32),
     "base": _Dims(768, 3072, 12, 12, 224, 16, 32000, 256),
     "so400m": _Dims(1152, 4304, 27, 16, 384, 14, 32000, 256),
 }

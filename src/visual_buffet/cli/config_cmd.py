@@ -46,15 +46,19 @@ def show(ctx: typer.Context) -> None:
 @app.command("get")
 def get(ctx: typer.Context, key: KEY) -> None:
     """Print a value: from the file if set there, else the default (with a note)."""
-    from visual_buffet.config import get_value
+    from visual_buffet.config import get_value, spellings
 
     st = state(ctx)
     _, setting, toml_path = _split(st, key)
-    try:
-        typer.echo(_show(get_value(st.config().data, toml_path)))
-    except KeyError:
-        typer.echo(_show(setting.to_toml(setting.default)))
-        info("(default: not set in the config file)")
+    data = st.config().data
+    for path in spellings(toml_path, setting):
+        try:
+            typer.echo(_show(get_value(data, path)))
+            return
+        except KeyError:
+            continue
+    typer.echo(_show(setting.to_toml(setting.default)))
+    info("(default: not set in the config file)")
 
 
 @app.command("set")
@@ -63,7 +67,14 @@ def set_(
     value: Annotated[str, typer.Argument(help="New value; checked against the setting's type.")],
 ) -> None:
     """Set a value, checked against the plugin's settings. Other keys are kept as they are."""
-    from visual_buffet.config import ConfigError, coerce_config_value, save_config, set_value
+    from visual_buffet.config import (
+        ConfigError,
+        coerce_config_value,
+        save_config,
+        set_value,
+        spellings,
+        unset_value,
+    )
 
     st = state(ctx)
     _, setting, toml_path = _split(st, key)
@@ -76,6 +87,8 @@ def set_(
         set_value(config.data, toml_path, setting.to_toml(typed))
     except ConfigError as exc:
         fail(str(exc))
+    for alias_path in spellings(toml_path, setting)[1:]:
+        unset_value(config.data, alias_path)  # one spelling per setting: the one just set
     save_config(config)
     info(f"{key} = {_show(setting.to_toml(typed))}  ({config.path})")
 
@@ -83,12 +96,34 @@ def set_(
 @app.command("unset")
 def unset(ctx: typer.Context, key: KEY) -> None:
     """Remove a value from the file, so the default applies again."""
-    from visual_buffet.config import save_config, unset_value
+    from visual_buffet.config import (
+        ConfigError,
+        get_value,
+        save_config,
+        split_key,
+        spellings,
+        unset_value,
+    )
+    from visual_buffet.discovery import discover_plugins
 
     st = state(ctx)
-    _, _, toml_path = _split(st, key)
     config = st.config()
-    if not unset_value(config.data, toml_path):
+    schemas = {name: p.schema for name, p in discover_plugins().items() if p.ok}
+    try:
+        _, setting, toml_path = split_key(key, schemas)
+        paths = spellings(toml_path, setting)
+    except ConfigError as exc:
+        # A value of an uninstalled plugin or of a setting that no longer exists must still
+        # be removable; anything else is a typo.
+        try:
+            found = get_value(config.data, key.split("."))
+        except KeyError:
+            found = {}
+        if isinstance(found, dict):
+            fail(str(exc))
+        paths = [key.split(".")]
+    removed = [path for path in paths if unset_value(config.data, path)]
+    if not removed:
         info(f"{key} is not set in {config.path}; nothing to do.")
         return
     save_config(config)
@@ -96,6 +131,9 @@ def unset(ctx: typer.Context, key: KEY) -> None:
 
 
 def _show(value: object) -> str:
+    """A value as it would be written in the TOML file."""
     import tomli_w
 
+    if value is None:  # TOML has no null: the setting is simply not set
+        return "(not set)"
     return tomli_w.dumps({"v": value})[4:].strip()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from visual_buffet.cli.common import fail, info, plain_values, print_json, resolve_settings, state
@@ -31,10 +32,10 @@ def list_plugins(json_out: Annotated[bool, JSON_OPTION] = False) -> None:
         return
     table = Table(show_edge=False)
     for column in ("name", "version", "status", "description"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for p in plugins.values():
         cls = p.plugin_class
-        status = "ok" if cls else f"[red]error[/red]: {p.error}"
+        status = "ok" if cls else f"[red]error[/red]: {escape(p.error or '')}"
         table.add_row(p.name, cls.version if cls else "?", status,
                       cls.description if cls else p.target)
     Console().print(table)

@@ -223,6 +223,10 @@ def tag(
         skipped.append(f"{scan.skipped_non_image} non-image")
     if skipped:
         info(f"skipped {' and '.join(skipped)} file(s).")
+    if scan.skipped_subdirs:
+        info(f"{scan.skipped_subdirs} sub-folder(s) not entered; use --recursive to tag them too.")
+    for path in scan.unreadable:
+        warn(f"{path}: cannot be read (permissions, or a link that leads nowhere); skipped.")
 
     run = _Run(fmt=fmt, output=output, total=len(scan.files + scan.missing) * len(chosen))
     exit_code = run.execute(
@@ -274,7 +278,7 @@ class _Run:
             writer.write(record)
             progress.advance(task)
 
-        ran_any = False
+        load_failures = 0
         try:
             with progress:
                 for name, plugin_class in plugins.items():
@@ -282,6 +286,8 @@ class _Run:
                     for path in missing:
                         on_record(error_record(str(path), name, FileNotFoundError(
                             f"{path}: no such file or folder"), plain))
+                    if not files:  # only missing paths: no model to load for nothing
+                        continue
                     plugin = plugin_class({k: v.value for k, v in settings[name].items()})
                     progress.update(task, description=f"loading {name}")
                     try:
@@ -290,10 +296,10 @@ class _Run:
                         if len(plugins) == 1:
                             fail(str(exc))
                         warn(f"plugin {name} could not load: {exc}")
+                        load_failures += 1
                         for path in files:
                             on_record(error_record(str(path), name, exc, plain))
                         continue
-                    ran_any = True
                     progress.update(task, description=f"tagging ({name})")
                     try:
                         run_plugin(plugin, files, settings=plain, on_record=on_record,
@@ -321,6 +327,6 @@ class _Run:
         writer.close(summary)
         if self.failed:
             info(f"{self.tagged} tagged, {self.failed} failed.")
-        if not ran_any:
+        if load_failures == len(plugins):  # no plugin could run at all
             return EXIT_USAGE
         return EXIT_SOME_FAILED if self.failed else EXIT_OK

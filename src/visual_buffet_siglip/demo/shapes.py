@@ -151,8 +151,8 @@ def _outline(spec: ShapeSpec) -> list[tuple[float, float]]:
             (radius * math.cos(t), -radius * math.sin(t))
             for t in (math.pi / 2 + k * 2 * math.pi / 3 for k in range(3))
         ]
-        # Centre the bounding box, not the centroid, so placement keeps it inside the image.
-        points = [(x, y - radius / 4) for x, y in points]
+        # Centre the (upright) bounding box rather than the centroid: the base sits at R/2.
+        points = [(x, y + radius / 4) for x, y in points]
     elif spec.shape == "star":
         outer = half
         inner = outer * spec.aspect  # for stars, `aspect` stores the inner radius ratio

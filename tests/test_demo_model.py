@@ -1,0 +1,181 @@
+"""The demo model's image generator and the trained checkpoint that ships in the package."""
+
+from __future__ import annotations
+
+import colorsys
+import math
+
+import numpy as np
+import pytest
+
+from visual_buffet_siglip.demo import shapes
+from visual_buffet_siglip.demo.shapes import (
+    BACKGROUND_KINDS,
+    COLOURS,
+    DEMO_TAGS,
+    SHAPES,
+    ShapeSpec,
+    place_small_shape,
+    render_background,
+    render_scene,
+    tags_for,
+)
+
+
+def _scene(seed: int, **kwargs):
+    rng = np.random.default_rng(seed)
+    return render_scene(rng, **kwargs)
+
+
+def test_demo_tags_are_colours_then_shapes():
+    assert DEMO_TAGS == (*COLOURS, *SHAPES)
+    assert {"red", "green", "blue", "yellow", "orange", "purple", "black", "white"} <= set(COLOURS)
+    assert {"circle", "square", "triangle", "star", "rectangle", "ellipse"} <= set(SHAPES)
+    assert len(set(DEMO_TAGS)) == len(DEMO_TAGS)
+
+
+def test_render_scene_is_deterministic_for_a_seed():
+    first_image, first_specs = _scene(7, size=(300, 200), n_objects=3, specks=2)
+    second_image, second_specs = _scene(7, size=(300, 200), n_objects=3, specks=2)
+    assert first_image.tobytes() == second_image.tobytes()
+    assert first_specs == second_specs
+    other_image, _ = _scene(8, size=(300, 200), n_objects=3, specks=2)
+    assert other_image.tobytes() != first_image.tobytes()
+
+
+def test_tags_for_is_the_union_of_tagged_objects():
+    def spec(shape: str, colour: str, tagged: bool = True) -> ShapeSpec:
+        return ShapeSpec(shape, colour, COLOURS[colour], (10.0, 10.0), 5.0, tagged=tagged)
+
+    assert tags_for([]) == set()
+    assert tags_for([spec("star", "red")]) == {"red", "star"}
+    assert tags_for([spec("star", "red"), spec("circle", "red")]) == {"red", "star", "circle"}
+    # Specks are clutter: never tagged.
+    assert tags_for([spec("square", "blue"), spec("star", "white", tagged=False)]) == {
+        "blue",
+        "square",
+    }
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_objects_fit_the_image_and_never_overlap(seed):
+    rng = np.random.default_rng(seed)
+    size = shapes.random_image_size(rng, (120, 400))
+    n_objects = 1 + seed % 3
+    image, specs = render_scene(rng, size, n_objects, 0.08, 0.7, specks=seed % 3)
+    assert image.size == size
+    width, height = size
+    longest = max(size)
+    assert sum(s.tagged for s in specs) == n_objects
+    for spec in specs:
+        left, top, right, bottom = spec.bbox()
+        assert left >= 0 and top >= 0 and right <= width and bottom <= height
+        if spec.tagged:
+            assert 0.08 * longest - 1e-6 <= spec.size <= 0.7 * longest + 1e-6
+        else:
+            assert spec.size <= shapes.SPECK_MAX_REL_SIZE * longest + 1e-6
+        if spec.shape in ("rectangle", "ellipse"):
+            assert spec.aspect >= 1.6
+        if spec.shape in ("square", "circle"):
+            assert spec.aspect == 1.0
+    for i, a in enumerate(specs):
+        for b in specs[i + 1 :]:
+            assert math.dist(a.centre, b.centre) > a.radius + b.radius
+
+
+def test_every_object_is_drawn_in_its_colour():
+    image, specs = _scene(3, size=(400, 400), n_objects=3)
+    pixels = np.asarray(image)
+    for spec in specs:
+        x, y = (round(c) for c in spec.centre)  # every outline contains its centre
+        assert tuple(int(v) for v in pixels[y, x]) == spec.rgb
+        nominal = np.array(COLOURS[spec.colour])
+        assert np.abs(np.array(spec.rgb) - nominal).max() <= shapes.COLOUR_JITTER
+
+
+@pytest.mark.parametrize("kind", BACKGROUND_KINDS)
+def test_backgrounds_are_never_a_named_colour(kind):
+    palette = np.array(list(COLOURS.values()), dtype=float)
+    for seed in range(12):
+        image = render_background(np.random.default_rng(seed), (160, 120), kind)
+        pixels = np.asarray(image, dtype=float).reshape(-1, 3)
+        low, high = shapes.BACKGROUND_CHANNEL_RANGE
+        assert pixels.min() >= low and pixels.max() <= high
+        distances = np.linalg.norm(pixels[:, None, :] - palette[None, :, :], axis=-1)
+        assert distances.min() > 60, f"{kind} background {seed} comes near a named colour"
+        for r, g, b in np.unique(pixels, axis=0)[::7]:
+            assert colorsys.rgb_to_hsv(r / 255, g / 255, b / 255)[1] <= 0.5
+
+
+def test_place_small_shape_draws_in_the_requested_corner():
+    image, spec = place_small_shape((3000, 2000), 0.04, "bottom-right", "blue", "star", seed=5)
+    assert image.size == (3000, 2000)
+    assert spec.tags == {"blue", "star"}
+    left, top, right, bottom = spec.bbox()
+    assert right - left == pytest.approx(0.04 * 3000, rel=0.06)
+    assert left > 1500 and top > 1000 and right < 3000 and bottom < 2000
+    again, _ = place_small_shape((3000, 2000), 0.04, "bottom-right", "blue", "star", seed=5)
+    assert again.tobytes() == image.tobytes()
+    _, top_left = place_small_shape((1000, 800), 0.05, "top-left", "red", "square", seed=1)
+    assert top_left.centre[0] < 500 and top_left.centre[1] < 400
+
+
+# --- the shipped checkpoint -------------------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from visual_buffet_siglip.demo.evaluate import MODEL_DIR, load_demo_model
+
+    if not (MODEL_DIR / "model.safetensors").exists():
+        pytest.fail(f"the demo checkpoint is missing from {MODEL_DIR}")
+    return load_demo_model(MODEL_DIR)
+
+
+def test_shipped_checkpoint_loads_offline_as_siglip(demo):
+    from visual_buffet_siglip.demo.evaluate import MODEL_DIR, VOCABULARY_FILE
+
+    model, processor = demo
+    assert type(model).__name__ == "SiglipModel"
+    assert type(processor).__name__ == "SiglipProcessor"
+    assert type(processor.tokenizer).__name__ == "SiglipTokenizer"
+    assert processor.tokenizer.model_input_names == ["input_ids"]
+    auto = transformers.AutoModel.from_pretrained(MODEL_DIR, local_files_only=True)
+    assert type(auto).__name__ == "SiglipModel"
+    vocabulary = (MODEL_DIR / VOCABULARY_FILE).read_text(encoding="utf-8").split()
+    assert tuple(vocabulary) == DEMO_TAGS
+    size = sum(f.stat().st_size for f in MODEL_DIR.iterdir())
+    assert size < 12_000_000
+
+
+def test_recipe_scores_match_the_joint_forward(demo):
+    from visual_buffet_siglip.demo.evaluate import prompt_input_ids, score_images
+
+    model, processor = demo
+    image, _ = _scene(11, size=(200, 150), n_objects=2)
+    scores = score_images(model, processor, [image])
+    inputs = processor(
+        text=[f"this is a photo of {tag}." for tag in DEMO_TAGS],
+        images=[image],
+        padding="max_length",
+        max_length=64,
+        return_tensors="pt",
+    )
+    assert torch.equal(inputs["input_ids"], prompt_input_ids(processor.tokenizer, DEMO_TAGS))
+    with torch.inference_mode():
+        joint = torch.sigmoid(model(**inputs).logits_per_image).numpy()
+    np.testing.assert_allclose(scores, joint, atol=1e-5)
+
+
+def test_demo_model_tags_held_out_images(demo):
+    from visual_buffet_siglip.demo.evaluate import held_out_scenes, score_images, tag_metrics
+
+    model, processor = demo
+    images, truths = held_out_scenes("single", 60)
+    report = tag_metrics(score_images(model, processor, images), truths, threshold=0.01)
+    for group in ("colour", "shape"):
+        assert report[group]["precision"] >= 0.9, report
+        assert report[group]["recall"] >= 0.9, report
