@@ -73,7 +73,7 @@ class Setting:
             else:
                 text = word
         elif self.kind == "path":
-            text = "a file or folder path (~ is expanded)"
+            text = "a file path (~ is expanded)"
         else:
             text = "a string"
         if self.auto:
