@@ -9,7 +9,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from visual_buffet.cli.common import fail, info, plain_values, print_json, resolve_settings, state
+from visual_buffet.cli.common import (
+    fail,
+    info,
+    plain_values,
+    print_json,
+    resolve_settings,
+    state,
+    toml_text,
+)
 
 app = typer.Typer(help="List installed plugins, show their settings, fetch their models.",
                   no_args_is_help=True)
@@ -75,14 +83,21 @@ def plugin_info(
     console.print(f"confidences: {'calibrated probabilities' if cls.calibrated else 'scores'}"
                   + (f"; recommended threshold {cls.recommended_threshold}"
                      if cls.recommended_threshold is not None else ""))
-    console.print(f"config: [plugins.{found.name}] in {config.path}\n")
-    table = Table(show_edge=False)
-    for column in ("key", "flag", "value", "source", "allowed", "help"):
-        table.add_column(column, overflow="fold")
+    console.print(escape(f"config: [plugins.{found.name}] in {config.path}\n"))
     for s in settings:
-        key = s["key"] + (f" ({', '.join(s['aliases'])})" if s["aliases"] else "")
-        table.add_row(key, s["flag"] or "", repr(s["value"]), s["source"], s["allowed"], s["help"])
-    console.print(table)
+        aliases = f" (alias {', '.join(s['aliases'])})" if s["aliases"] else ""
+        flag = f"  {s['flag']}" if s["flag"] else ""
+        console.print(
+            f"[bold]{escape(s['key'])}[/bold]{escape(aliases)}{escape(flag)} = "
+            f"[cyan]{escape(toml_text(s['value']))}[/cyan]  [dim]from {escape(s['source'])}[/dim]",
+            highlight=False,
+        )
+        console.print(f"    {escape(s['help'])}", highlight=False)
+        console.print(
+            f"    [dim]allowed: {escape(s['allowed'])}; default: "
+            f"{escape(toml_text(s['default']))}[/dim]",
+            highlight=False,
+        )
     for message in warnings:
         info(f"warning: {message}")
 
