@@ -163,11 +163,12 @@ def split_key(key: str, plugin_schemas: Mapping[str, Schema]) -> tuple[Schema, S
     dotted = ".".join(rest)
     setting = schema.get(dotted)
     if setting is None:
+        hint = schema.suggest(dotted)
         raise ConfigError(
-            f"config key {key!r}: {schema.owner} has no setting {dotted!r}."
-            f"{schema.suggest(dotted)} Run `visual-buffet plugins info {schema.owner}` to list them."
+            f"config key {key!r}: {schema.owner} has no setting {dotted!r}.{hint} "
+            f"Run `visual-buffet plugins info {schema.owner}` to list them."
             if prefix[0] == "plugins"
-            else f"config key {key!r}: no such setting.{schema.suggest(dotted)}"
+            else f"config key {key!r}: no such setting.{hint}"
         )
     # The setting's own name, also when an alias was typed (`limit` -> `max_tags`), so that
     # `config set` never leaves two spellings of one setting in the file.

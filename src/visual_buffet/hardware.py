@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,13 +45,6 @@ INTERESTING_CPU_FLAGS = (
     "bf16",
     "i8mm",
 )
-
-#: Approximate float16 weight sizes of the SigLIP variants, for "what fits" advice.
-SIGLIP_WEIGHTS_FP16_BYTES: Mapping[str, int] = {
-    "v1 base": int(0.4 * GB),
-    "so400m": int(1.8 * GB),
-    "giant": int(3.8 * GB),
-}
 
 _TORCH_INSTALL_URL = "https://pytorch.org/get-started/locally/"
 
@@ -445,54 +437,18 @@ def chosen_accelerator(info: HardwareInfo) -> Accelerator | None:
     return next((device for device in info.accelerators if device.usable), None)
 
 
-def recommended_dtype(info: HardwareInfo) -> str:
-    """The dtype the SigLIP plugin picks on this machine by default."""
-    device = chosen_accelerator(info)
-    if device is None:
-        return "float32"  # bfloat16 on a CPU without bf16 units is ~5x slower
-    if device.kind == "mps":
-        return "float16"
-    return "bfloat16" if device.bf16 else "float16"
+def recommendations(info: HardwareInfo) -> list[str]:
+    """What the host can say about this machine, one human-readable line each.
 
-
-def recommended_batch_size(info: HardwareInfo) -> int:
-    """A batch size that keeps the device busy without running out of memory."""
-    device = chosen_accelerator(info)
-    if device is None:
-        return 4
-    if device.kind == "mps":
-        return 8
-    memory = device.free_memory_bytes or device.total_memory_bytes or 0
-    for threshold, batch in ((40 * GB, 32), (16 * GB, 16), (8 * GB, 8)):
-        if memory >= threshold:
-            return batch
-    return 4
-
-
-def variant_fits(weights_fp16_bytes: int, dtype: str, budget_bytes: int) -> bool:
-    """Whether a model with these float16 weights runs in ``budget_bytes`` at ``dtype``.
-
-    Allows a quarter on top of the weights for activations and cached text embeddings,
-    and half a GB for the runtime itself.
-    """
-    weights = weights_fp16_bytes * (2 if dtype == "float32" else 1)
-    return weights * 1.25 + 0.5 * GB <= budget_bytes
-
-
-def recommendations(
-    info: HardwareInfo, variants: Mapping[str, int] = SIGLIP_WEIGHTS_FP16_BYTES
-) -> list[str]:
-    """Advice for this machine, one human-readable line each.
-
-    Args:
-        info: What :func:`detect_hardware` found.
-        variants: Model name -> float16 weight size in bytes, for the lines on what fits.
+    Only facts that hold for every plugin: torch missing, a GPU this torch cannot use, and
+    the device tagging will run on. How a plugin will use that device (dtype, batch size,
+    which models fit) is the plugin's own :meth:`~visual_buffet.plugin_api.Plugin.hardware_advice`.
     """
     lines: list[str] = []
     if info.torch_version is None:
         lines.append(
-            "torch is not installed, and the SigLIP plugin needs it: install the build "
-            f"for this machine from {_TORCH_INSTALL_URL}"
+            "torch is not installed, and taggers that run neural networks need it: install "
+            f"the build for this machine from {_TORCH_INSTALL_URL}"
         )
     for device in info.accelerators:
         if not device.usable and info.torch_version is not None:
@@ -500,45 +456,15 @@ def recommendations(
                 f"GPU {device.name} is present but this torch ({info.torch_version}) cannot "
                 f"use it: install a CUDA build of torch from {_TORCH_INSTALL_URL}"
             )
-
     device = chosen_accelerator(info)
-    dtype = recommended_dtype(info)
     if device is None:
         cores = info.cpu_cores_usable or info.cpu_cores_logical
-        lines.append(f"Device: cpu ({info.cpu_model}, {cores} usable cores)")
-        why = "bfloat16 is ~5x slower on CPUs without bf16 matrix units"
-        if "amx_bf16" in info.cpu_flags:
-            why = "this CPU has AMX bf16 units, so bfloat16 may be faster: worth trying"
-        lines.append(f"dtype: float32 ({why})")
-        budget = info.ram_available_bytes or info.ram_total_bytes
-        where = "available RAM"
+        ram = info.ram_available_bytes or info.ram_total_bytes
+        what = "available" if info.ram_available_bytes else "total"
+        lines.append(f"Device: cpu ({info.cpu_model}, {cores} usable cores, {_gb(ram)} RAM {what})")
     else:
         label = f"cuda:{device.index}" if device.kind == "cuda" else "mps"
         lines.append(f"Device: {label} ({device.name}{_memory_note(device)})")
-        if device.kind == "mps":
-            lines.append("dtype: float16 (MPS)")
-        elif dtype == "bfloat16":
-            lines.append("dtype: bfloat16 (the GPU has bf16 units)")
-        else:
-            lines.append("dtype: float16 (no bf16 units on this GPU)")
-        budget = device.free_memory_bytes or device.total_memory_bytes or 0
-        where = "free GPU memory" if device.kind == "cuda" else "GPU memory"
-
-    batch = recommended_batch_size(info)
-    basis = f"{_gb(budget)} {where}" if device is not None and device.kind == "cuda" else None
-    lines.append(f"Batch size: {batch}" + (f" (for {basis})" if basis else ""))
-
-    fitting = [name for name, size in variants.items() if variant_fits(size, dtype, budget)]
-    too_big = [name for name in variants if name not in fitting]
-    sizes = {
-        name: f"~{_gb(size * (2 if dtype == 'float32' else 1))}" for name, size in variants.items()
-    }
-    if fitting:
-        listed = ", ".join(f"{name} ({sizes[name]})" for name in fitting)
-        lines.append(f"Variants that fit in {_gb(budget)} {where} at {dtype}: {listed}")
-    if too_big:
-        listed = ", ".join(f"{name} ({sizes[name]})" for name in too_big)
-        lines.append(f"Too big for {_gb(budget)} {where} at {dtype}: {listed}")
     return lines
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from visual_buffet import __version__
@@ -150,15 +151,19 @@ class TableWriter:
             self._console = console or Console()
 
     def write(self, record: dict[str, Any]) -> None:
-        title = f"{record['file']}  [dim]({record['plugin']})[/dim]"
+        # The title is its own line: as a table title it would wrap to the table's width.
+        self._console.print(
+            f"[bold]{_escape(record['file'])}[/bold]  [dim]({_escape(record['plugin'])})[/dim]",
+            soft_wrap=True,
+        )
         if record["error"] is not None:
-            self._console.print(f"[bold]{title}[/bold]\n  [red]error:[/red] "
-                                f"{_escape(record['error']['message'])}\n")
+            message = _escape(record["error"]["message"])
+            self._console.print(f"  [red]error:[/red] {message}\n")
             return
         if not record["tags"]:
-            self._console.print(f"[bold]{title}[/bold]\n  [dim]no tags above the threshold[/dim]\n")
+            self._console.print("  [dim]no tags above the threshold[/dim]\n")
             return
-        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+        table = Table(show_edge=False, pad_edge=False)
         table.add_column("tag")
         table.add_column("confidence", justify="right")
         show_views = any("found_in" in tag for tag in record["tags"])
@@ -182,7 +187,8 @@ class TableWriter:
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+    """Show ``text`` as is: file names and messages may hold ``[`` (rich markup)."""
+    return escape(text)
 
 
 def _describe_view(view: dict[str, Any] | None) -> str:

@@ -67,8 +67,9 @@ def run_plugin(
         else:
             stats.tagged += 1
             on_record(
-                success_record(str(item.path), plugin.name, result, settings, item.size,
-                               item.timings)
+                success_record(
+                    str(item.path), plugin.name, result, settings, item.size, item.timings
+                )
             )
 
     def load_and_prepare(path: Path) -> _Item:

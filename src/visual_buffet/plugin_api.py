@@ -26,10 +26,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from visual_buffet.images import LoadedImage
 from visual_buffet.settings import Setting
+
+if TYPE_CHECKING:
+    from visual_buffet.hardware import HardwareInfo
 
 ENTRY_POINT_GROUP = "visual_buffet.plugins"
 """Entry-point group the host scans for plugins (version 1 of this contract)."""
@@ -173,3 +176,9 @@ class Plugin(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources at the end of a run."""
+
+    @classmethod
+    def hardware_advice(cls, hardware: HardwareInfo) -> list[str]:
+        """Lines for ``visual-buffet hardware`` on how this plugin will run here (device,
+        dtype, batch size, which models fit). Must not load models; may import torch."""
+        return []

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from visual_buffet import __version__, paths
 from visual_buffet.images import LoadedImage
@@ -31,6 +31,9 @@ from visual_buffet_siglip.vocabulary import (
     prompts,
     read_vocabulary_file,
 )
+
+if TYPE_CHECKING:
+    from visual_buffet.hardware import HardwareInfo
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,12 @@ class SiglipPlugin(Plugin):
 
     def batch_size(self) -> int:
         return self._batch
+
+    @classmethod
+    def hardware_advice(cls, hardware: HardwareInfo) -> list[str]:
+        from visual_buffet_siglip.advice import hardware_advice
+
+        return hardware_advice(hardware)
 
     # -- loading --------------------------------------------------------------------------
     def setup(self, report: Callable[[str], None]) -> None:

@@ -37,19 +37,30 @@ class ProbePlugin(Plugin):
     version = "9.9"
     description = "Deterministic test tagger."
     settings_schema = (
-        Setting("threshold", "float", 0.0, "Lowest confidence.", minimum=0.0, maximum=1.0,
-                flag="threshold"),
-        Setting("max_tags", "int", 10, "Most tags.", minimum=0, flag="limit",
-                aliases=("limit",)),
+        Setting(
+            "threshold",
+            "float",
+            0.0,
+            "Lowest confidence.",
+            minimum=0.0,
+            maximum=1.0,
+            flag="threshold",
+        ),
+        Setting("max_tags", "int", 10, "Most tags.", minimum=0, flag="limit", aliases=("limit",)),
         Setting("label", "str", "probe", "Label of the always-present tag."),
-        Setting("mode", "choice", "plain", "plain, or views (tags carry found_in).",
-                choices=("plain", "views")),
+        Setting(
+            "mode",
+            "choice",
+            "plain",
+            "plain, or views (tags carry found_in).",
+            choices=("plain", "views"),
+        ),
         Setting("notes", "path", None, "A path setting (unused)."),
         Setting("batch", "int", 2, "Batch size.", minimum=1, maximum=64, auto=True),
-        Setting("crash_after", "int", 0, "Raise RuntimeError after N images (0: never).",
-                minimum=0),
-        Setting("interrupt_after", "int", 0, "Raise KeyboardInterrupt after N images.",
-                minimum=0),
+        Setting(
+            "crash_after", "int", 0, "Raise RuntimeError after N images (0: never).", minimum=0
+        ),
+        Setting("interrupt_after", "int", 0, "Raise KeyboardInterrupt after N images.", minimum=0),
         Setting("fail_load", "bool", False, "Raise PluginError in load()."),
         Setting("deep.level", "int", 1, "A nested (dotted) setting.", minimum=1, maximum=3),
     )
@@ -63,8 +74,9 @@ class ProbePlugin(Plugin):
     def load(self) -> None:
         record("load")
         if self.settings["fail_load"]:
-            raise PluginError("probe: the weights are missing; run `visual-buffet plugins setup "
-                              "probe`.")
+            raise PluginError(
+                "probe: the weights are missing; run `visual-buffet plugins setup probe`."
+            )
 
     def setup(self, report) -> None:  # type: ignore[no-untyped-def]
         report("probe: fetched everything.")

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from visual_buffet import paths
 from visual_buffet.config import ConfigError, ConfigFile, load_config
@@ -65,12 +66,24 @@ def info(message: str) -> None:
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+    """Show ``text`` as is: file names and messages may hold ``[`` (rich markup)."""
+    return escape(text)
 
 
 def plain_values(values: Mapping[str, SettingValue]) -> dict[str, Any]:
     """Setting values as JSON-friendly plain values (paths as strings)."""
     return {k: (str(v.value) if isinstance(v.value, Path) else v.value) for k, v in values.items()}
+
+
+def toml_text(value: Any) -> str:
+    """A value as it is written in the config file (``true``, ``"extended"``, ``0.05``)."""
+    import tomli_w
+
+    if value is None:  # TOML has no null: the setting is simply not set
+        return "(not set)"
+    if isinstance(value, Path):
+        value = str(value)
+    return tomli_w.dumps({"v": value})[4:].strip()
 
 
 def stdout_is_terminal() -> bool:

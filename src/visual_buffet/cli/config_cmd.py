@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from visual_buffet.cli.common import State, fail, info, state
+from visual_buffet.cli.common import State, fail, info, state, toml_text
 
 app = typer.Typer(
     help="Read and change the config file (TOML). Keys are dotted: plugins.siglip.threshold.",
@@ -53,17 +53,18 @@ def get(ctx: typer.Context, key: KEY) -> None:
     data = st.config().data
     for path in spellings(toml_path, setting):
         try:
-            typer.echo(_show(get_value(data, path)))
+            typer.echo(toml_text(get_value(data, path)))
             return
         except KeyError:
             continue
-    typer.echo(_show(setting.to_toml(setting.default)))
+    typer.echo(toml_text(setting.to_toml(setting.default)))
     info("(default: not set in the config file)")
 
 
 @app.command("set")
 def set_(
-    ctx: typer.Context, key: KEY,
+    ctx: typer.Context,
+    key: KEY,
     value: Annotated[str, typer.Argument(help="New value; checked against the setting's type.")],
 ) -> None:
     """Set a value, checked against the plugin's settings. Other keys are kept as they are."""
@@ -90,7 +91,7 @@ def set_(
     for alias_path in spellings(toml_path, setting)[1:]:
         unset_value(config.data, alias_path)  # one spelling per setting: the one just set
     save_config(config)
-    info(f"{key} = {_show(setting.to_toml(typed))}  ({config.path})")
+    info(f"{key} = {toml_text(setting.to_toml(typed))}  ({config.path})")
 
 
 @app.command("unset")
@@ -100,8 +101,8 @@ def unset(ctx: typer.Context, key: KEY) -> None:
         ConfigError,
         get_value,
         save_config,
-        split_key,
         spellings,
+        split_key,
         unset_value,
     )
     from visual_buffet.discovery import discover_plugins
@@ -128,12 +129,3 @@ def unset(ctx: typer.Context, key: KEY) -> None:
         return
     save_config(config)
     info(f"{key} removed ({config.path})")
-
-
-def _show(value: object) -> str:
-    """A value as it would be written in the TOML file."""
-    import tomli_w
-
-    if value is None:  # TOML has no null: the setting is simply not set
-        return "(not set)"
-    return tomli_w.dumps({"v": value})[4:].strip()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from visual_buffet.cli.common import print_json
+
+if TYPE_CHECKING:
+    from visual_buffet.hardware import HardwareInfo
 
 
 def hardware(
@@ -17,8 +20,9 @@ def hardware(
 
     hw = detect_hardware()
     advice = recommendations(hw)
+    per_plugin = plugin_advice(hw)
     if json_out:
-        print_json({**hw.to_dict(), "recommendations": advice})
+        print_json({**hw.to_dict(), "recommendations": advice, "plugins": per_plugin})
         return
     gib = 1024**3
     lines = [
@@ -36,3 +40,27 @@ def hardware(
     typer.echo("\nWhat this means:")
     for line in advice:
         typer.echo(f"  - {line}")
+    for name, plugin_lines in per_plugin.items():
+        if plugin_lines:
+            typer.echo(f"\n{name}:")
+            for line in plugin_lines:
+                typer.echo(f"  - {line}")
+
+
+def plugin_advice(hw: HardwareInfo) -> dict[str, list[str]]:
+    """Each imported plugin's :meth:`~visual_buffet.plugin_api.Plugin.hardware_advice`.
+
+    A hook that raises gives a warning line in its place: one plugin must not break the
+    report of the others.
+    """
+    from visual_buffet.discovery import discover_plugins
+
+    found: dict[str, list[str]] = {}
+    for name, info in discover_plugins().items():
+        if info.plugin_class is None:
+            continue  # `plugins list` reports plugins that failed to import
+        try:
+            found[name] = [str(line) for line in info.plugin_class.hardware_advice(hw)]
+        except Exception as exc:
+            found[name] = [f"warning: hardware advice failed: {type(exc).__name__}: {exc}"]
+    return found

@@ -19,8 +19,9 @@ from visual_buffet.cli.common import (
     toml_text,
 )
 
-app = typer.Typer(help="List installed plugins, show their settings, fetch their models.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="List installed plugins, show their settings, fetch their models.", no_args_is_help=True
+)
 
 JSON_OPTION = typer.Option("--json", help="Print JSON instead of a table.")
 
@@ -35,8 +36,10 @@ def list_plugins(json_out: Annotated[bool, JSON_OPTION] = False) -> None:
         print_json([p.to_dict() for p in plugins.values()])
         return
     if not plugins:
-        info("No plugins installed. The SigLIP plugin ships with visual-buffet; "
-             "reinstall with `pip install visual-buffet`.")
+        info(
+            "No plugins installed. The SigLIP plugin ships with visual-buffet; "
+            "reinstall with `pip install visual-buffet`."
+        )
         return
     table = Table(show_edge=False)
     for column in ("name", "version", "status", "description"):
@@ -44,8 +47,9 @@ def list_plugins(json_out: Annotated[bool, JSON_OPTION] = False) -> None:
     for p in plugins.values():
         cls = p.plugin_class
         status = "ok" if cls else f"[red]error[/red]: {escape(p.error or '')}"
-        table.add_row(p.name, cls.version if cls else "?", status,
-                      cls.description if cls else p.target)
+        table.add_row(
+            p.name, cls.version if cls else "?", status, cls.description if cls else p.target
+        )
     Console().print(table)
 
 
@@ -62,27 +66,40 @@ def plugin_info(
     settings = []
     for setting in found.schema:
         current = values[setting.name]
-        settings.append({
-            "key": setting.name,
-            "aliases": list(setting.aliases),
-            "flag": f"--{setting.flag}" if setting.flag else None,
-            "type": setting.kind,
-            "default": setting.to_toml(setting.default),
-            "allowed": setting.allowed(),
-            "value": plain_values({"v": current})["v"],
-            "source": current.source,
-            "help": setting.help,
-        })
+        settings.append(
+            {
+                "key": setting.name,
+                "aliases": list(setting.aliases),
+                "flag": f"--{setting.flag}" if setting.flag else None,
+                "type": setting.kind,
+                "default": setting.to_toml(setting.default),
+                "allowed": setting.allowed(),
+                "value": plain_values({"v": current})["v"],
+                "source": current.source,
+                "help": setting.help,
+            }
+        )
     if json_out:
-        print_json({**found.to_dict(), "config_file": str(config.path), "settings": settings,
-                    "warnings": warnings})
+        print_json(
+            {
+                **found.to_dict(),
+                "config_file": str(config.path),
+                "settings": settings,
+                "warnings": warnings,
+            }
+        )
         return
     cls = found.plugin_class
     console = Console()
     console.print(f"[bold]{found.name}[/bold] {cls.version} — {cls.description}")
-    console.print(f"confidences: {'calibrated probabilities' if cls.calibrated else 'scores'}"
-                  + (f"; recommended threshold {cls.recommended_threshold}"
-                     if cls.recommended_threshold is not None else ""))
+    console.print(
+        f"confidences: {'calibrated probabilities' if cls.calibrated else 'scores'}"
+        + (
+            f"; recommended threshold {cls.recommended_threshold}"
+            if cls.recommended_threshold is not None
+            else ""
+        )
+    )
     console.print(escape(f"config: [plugins.{found.name}] in {config.path}\n"))
     for s in settings:
         aliases = f" (alias {', '.join(s['aliases'])})" if s["aliases"] else ""
@@ -113,8 +130,8 @@ def setup(
     values, warnings = resolve_settings(found, state(ctx).config())
     for message in warnings:
         info(f"warning: {message}")
-    plugin = found.plugin_class({k: v.value for k, v in values.items() if k != "enabled"})
     try:
+        plugin = found.plugin_class({k: v.value for k, v in values.items() if k != "enabled"})
         plugin.setup(info)
     except PluginError as exc:
         fail(str(exc), code=1)
@@ -125,8 +142,7 @@ def _get(name: str):  # type: ignore[no-untyped-def]
 
     plugins = discover_plugins()
     if name not in plugins:
-        fail(f"no plugin named {name!r} is installed "
-             f"(installed: {', '.join(plugins) or 'none'}).")
+        fail(f"no plugin named {name!r} is installed (installed: {', '.join(plugins) or 'none'}).")
     found = plugins[name]
     if not found.ok:
         fail(f"plugin {name} failed to load: {found.error}")

@@ -47,7 +47,8 @@ def _flag(help_text: str) -> Any:
 def tag(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path], typer.Argument(help="Image files and/or folders.", show_default=False)
+        list[Path],
+        typer.Argument(help="Image files and/or folders.", show_default=False, metavar="PATH"),
     ],
     plugin: Annotated[
         list[str] | None,
@@ -64,14 +65,18 @@ def tag(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write results to this file instead of the terminal.",
-            dir_okay=False, show_default=False,
+            "--output",
+            "-o",
+            help="Write results to this file instead of the terminal.",
+            dir_okay=False,
+            show_default=False,
         ),
     ] = None,
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", "-f",
+            "--format",
+            "-f",
             help="table (readable), json (one document) or jsonl (one line per image, "
             "streamed as images finish).",
         ),
@@ -127,8 +132,10 @@ def tag(
         for name in chosen:
             if name not in plugins:
                 known = ", ".join(plugins) or "none"
-                fail(f"--plugin {name}: no such plugin is installed (installed: {known}). "
-                     "Run `visual-buffet plugins list`.")
+                fail(
+                    f"--plugin {name}: no such plugin is installed (installed: {known}). "
+                    "Run `visual-buffet plugins list`."
+                )
             if not plugins[name].ok:
                 fail(f"plugin {name} cannot be used: {plugins[name].error}")
     else:
@@ -140,14 +147,22 @@ def tag(
             if values["enabled"].value:
                 chosen.append(name)
         if not chosen:
-            fail("no plugin is enabled. Pass --plugin NAME, or enable one with "
-                 "`visual-buffet config set plugins.NAME.enabled true`.")
+            fail(
+                "no plugin is enabled. Pass --plugin NAME, or enable one with "
+                "`visual-buffet config set plugins.NAME.enabled true`."
+            )
 
     # --- CLI layers: dedicated flags, then --set -----------------------------------------
     flag_values = {
-        "quality": quality, "threshold": threshold, "limit": limit, "variant": variant,
-        "batch-size": batch_size, "quantization": quantization, "attention": attention,
-        "dtype": dtype, "vocabulary": vocabulary,
+        "quality": quality,
+        "threshold": threshold,
+        "limit": limit,
+        "variant": variant,
+        "batch-size": batch_size,
+        "quantization": quantization,
+        "attention": attention,
+        "dtype": dtype,
+        "vocabulary": vocabulary,
     }
     layers: dict[str, list[tuple[str, dict[str, Any]]]] = {name: [] for name in chosen}
     for flag, raw in flag_values.items():
@@ -155,8 +170,10 @@ def tag(
             continue
         takers = [n for n in chosen if plugins[n].schema.by_flag(flag) is not None]
         if not takers:
-            fail(f"--{flag} is not a setting of {', '.join(chosen)}. "
-                 f"Run `visual-buffet plugins info {chosen[0]}` to see its settings.")
+            fail(
+                f"--{flag} is not a setting of {', '.join(chosen)}. "
+                f"Run `visual-buffet plugins info {chosen[0]}` to see its settings."
+            )
         for name in chosen:
             setting = plugins[name].schema.by_flag(flag)
             if setting is None:
@@ -182,13 +199,17 @@ def tag(
             targets = [n for n in chosen if plugins[n].schema.get(key) is not None]
             name_key = key
             if not targets:
-                fail(f"--set {key}: {', '.join(chosen)} has no setting {key!r}."
-                     f"{plugins[chosen[0]].schema.suggest(key)} "
-                     f"Run `visual-buffet plugins info {chosen[0]}`.")
+                fail(
+                    f"--set {key}: {', '.join(chosen)} has no setting {key!r}."
+                    f"{plugins[chosen[0]].schema.suggest(key)} "
+                    f"Run `visual-buffet plugins info {chosen[0]}`."
+                )
         for name in targets:
             if plugins[name].schema.get(name_key) is None:
-                fail(f"--set {key}: plugin {name} has no setting {name_key!r}."
-                     f"{plugins[name].schema.suggest(name_key)}")
+                fail(
+                    f"--set {key}: plugin {name} has no setting {name_key!r}."
+                    f"{plugins[name].schema.suggest(name_key)}"
+                )
             layers[name].append(("--set", {name_key: raw}))
 
     # --- validate everything before reading any image -------------------------------------
@@ -211,8 +232,9 @@ def tag(
     # --- find the images -------------------------------------------------------------------
     from visual_buffet.images import find_images
 
-    scan = find_images(paths, recursive=recursive,
-                       include_hidden=bool(host_values["include_hidden"].value))
+    scan = find_images(
+        paths, recursive=recursive, include_hidden=bool(host_values["include_hidden"].value)
+    )
     if not scan.files and not scan.missing:
         hint = "" if recursive else " (use --recursive to look inside sub-folders)"
         fail(f"no images found in {', '.join(map(str, paths))}{hint}.")
@@ -262,8 +284,12 @@ class _Run:
         writer = make_writer(self.fmt, self.output, None)  # type: ignore[arg-type]
         show_progress = self.total > 1 and err_console.is_terminal
         progress = Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=err_console, transient=True,
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
             disable=not show_progress,
         )
         task = progress.add_task("tagging", total=self.total)
@@ -274,7 +300,10 @@ class _Run:
             else:
                 self.failed += 1
                 if self.fmt != "table" or self.output is not None:
-                    warn(f"{record['file']}: {record['error']['message']}")
+                    message = record["error"]["message"]
+                    if not message.startswith(record["file"]):
+                        message = f"{record['file']}: {message}"
+                    warn(message)
             writer.write(record)
             progress.advance(task)
 
@@ -284,13 +313,19 @@ class _Run:
                 for name, plugin_class in plugins.items():
                     plain = plain_values(settings[name])
                     for path in missing:
-                        on_record(error_record(str(path), name, FileNotFoundError(
-                            f"{path}: no such file or folder"), plain))
+                        on_record(
+                            error_record(
+                                str(path),
+                                name,
+                                FileNotFoundError(f"{path}: no such file or folder"),
+                                plain,
+                            )
+                        )
                     if not files:  # only missing paths: no model to load for nothing
                         continue
-                    plugin = plugin_class({k: v.value for k, v in settings[name].items()})
                     progress.update(task, description=f"loading {name}")
                     try:
+                        plugin = plugin_class({k: v.value for k, v in settings[name].items()})
                         plugin.load()
                     except PluginError as exc:
                         if len(plugins) == 1:
@@ -302,9 +337,14 @@ class _Run:
                         continue
                     progress.update(task, description=f"tagging ({name})")
                     try:
-                        run_plugin(plugin, files, settings=plain, on_record=on_record,
-                                   workers=default_workers() if workers == "auto" else workers,
-                                   max_pixels=max_pixels)
+                        run_plugin(
+                            plugin,
+                            files,
+                            settings=plain,
+                            on_record=on_record,
+                            workers=default_workers() if workers == "auto" else workers,
+                            max_pixels=max_pixels,
+                        )
                     except PluginRunError as exc:
                         warn(str(exc))
                     finally:

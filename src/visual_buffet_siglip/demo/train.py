@@ -57,15 +57,16 @@ class TrainConfig:
     heads: int = 4
     mlp_ratio: int = 4
     steps: int = 1500
-    batch_size: int = 128
-    learning_rate: float = 1e-3
+    batch_size: int = 64
+    learning_rate: float = 1.5e-3
     weight_decay: float = 0.05
     warmup_fraction: float = 0.05
     positive_weight: float = 1.0
-    distractors_per_step: int = 16
+    scalar_lr_multiplier: float = 20.0
+    distractors_per_step: int = 8
     seed: int = 0
     threads: int = 2
-    workers: int = 1
+    workers: int = 0
 
 
 def build_model(config: TrainConfig, vocab_size: int, pad_id: int, eos_id: int):
@@ -154,17 +155,23 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def _parameter_groups(model, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
+def _parameter_groups(model, config: TrainConfig) -> list[dict]:
+    decay, no_decay, scalars = [], [], []
     for name, parameter in model.named_parameters():
-        # No decay on norms, biases, embeddings' positions and the temperature/bias scalars.
-        if parameter.ndim < 2 or "position_embedding" in name or name.startswith("logit_"):
+        if name.startswith("logit_"):
+            scalars.append(parameter)
+        # No decay on norms, biases and position embeddings.
+        elif parameter.ndim < 2 or "position_embedding" in name:
             no_decay.append(parameter)
         else:
             decay.append(parameter)
+    lr = config.learning_rate
     return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": decay, "weight_decay": config.weight_decay, "lr": lr},
+        {"params": no_decay, "weight_decay": 0.0, "lr": lr},
+        # Adam moves a parameter by about lr per step: the temperature and bias start at
+        # log(10) and -10 (SigLIP's init) and must travel several units in a short run.
+        {"params": scalars, "weight_decay": 0.0, "lr": lr * config.scalar_lr_multiplier},
     ]
 
 
@@ -183,8 +190,7 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
         model = build_model(config, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
         model.train()
         optimizer = torch.optim.AdamW(
-            _parameter_groups(model, config.weight_decay),
-            lr=config.learning_rate,
+            _parameter_groups(model, config),
             betas=(0.9, 0.95),
         )
         warmup = max(1, int(config.warmup_fraction * config.steps))

@@ -1,0 +1,87 @@
+"""The benchmark script runs end to end (``--quick-run``) and reports every row.
+
+No timing is asserted: the figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+TARGET_ROWS = ("1", "3", "4b", "5b", "6a", "6b")
+ALL_ROWS = ("1", "2", "3", "4a", "4b", "5a", "5b", "6a", "6b")
+
+
+def _table_rows(markdown: str) -> dict[str, list[str]]:
+    rows: dict[str, list[str]] = {}
+    for line in markdown.splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            rows.setdefault(cells[0], cells)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    root = tmp_path_factory.mktemp("bench")
+    env = {
+        **os.environ,
+        "VISUAL_BUFFET_CACHE_DIR": str(root / "cache"),
+        "VISUAL_BUFFET_CONFIG": str(root / "config.toml"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "visual_buffet_siglip.bench",
+        "--quick-run",
+        "--work",
+        str(root / "work"),
+        "--out",
+        str(root / "out"),
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout, root / "out"
+
+
+@pytest.mark.slow
+def test_quick_run_prints_every_row_with_a_status(quick_run):
+    table, _ = quick_run
+    rows = _table_rows(table)
+    for key in ALL_ROWS:
+        assert key in rows, f"row ({key}) missing from:\n{table}"
+    for key in TARGET_ROWS:
+        assert rows[key][-1].split()[0] in ("PASS", "MISS"), rows[key]
+    assert "Command: `python -m visual_buffet_siglip.bench --quick-run" in table
+    assert re.search(r"Machine: .+ logical cores", table)
+
+
+@pytest.mark.slow
+def test_quick_run_prints_batch_sweep_and_quality_levels(quick_run):
+    table, _ = quick_run
+    batches = re.findall(r"^\| (\d+)(?: \(best\))? \| [\d.]+ \| \d+ \|$", table, re.M)
+    assert batches == ["1", "4", "8", "16"]
+    assert table.count("(best)") == 1
+    for level in ("quick", "standard", "high", "max"):
+        assert re.search(rf"^\| tiny \| {level} \| \d+ \| [\d.]+ \|", table, re.M), level
+    assert re.search(r"^\| demo \| all \| \| skipped: ", table, re.M)
+
+
+@pytest.mark.slow
+def test_quick_run_writes_markdown_and_json(quick_run):
+    table, out = quick_run
+    assert (out / "bench.md").read_text(encoding="utf-8") == table.rstrip("\n") + "\n"
+    results = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    assert [row["key"] for row in results["rows"]] == list(ALL_ROWS)
+    assert [row["batch"] for row in results["batch_sweep"]] == [1, 4, 8, 16]
+    assert results["targets"]["size"] == "tiny"
