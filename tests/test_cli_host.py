@@ -45,6 +45,7 @@ def test_misfit_plugins_are_reported(register_plugins) -> None:
             "misnamed": "vb_probe:MisnamedPlugin",
             "unfinished": "vb_probe:UnfinishedPlugin",
             "missing": "vb_probe:NoSuchClass",
+            "ownflag": "vb_probe:OwnFlagPlugin",
         },
     )
     plugins = discover_plugins()
@@ -52,6 +53,7 @@ def test_misfit_plugins_are_reported(register_plugins) -> None:
     assert "declares name 'other' but is registered as 'misnamed'" in plugins["misnamed"].error
     assert "does not implement tag()" in plugins["unfinished"].error
     assert "AttributeError" in plugins["missing"].error
+    assert "speed are not host flags" in plugins["ownflag"].error
     assert plugins["probe"].ok
 
 

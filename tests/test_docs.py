@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from visual_buffet.cli.tag_cmd import TAG_FLAGS
 from visual_buffet.config import HOST_SCHEMA
 from visual_buffet.output import result_schema
-from visual_buffet.plugin_api import ImageTags, Plugin, Tag, View
+from visual_buffet.plugin_api import TAG_FLAGS, ImageTags, Plugin, Tag, View
 from visual_buffet.settings import Setting
 
 REPO = Path(__file__).resolve().parents[1]

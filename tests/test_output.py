@@ -255,3 +255,32 @@ def test_file_names_with_brackets_are_shown_as_is(cli, test_plugins, make_image)
     image = make_image("[bold]holiday[/bold].png")
     result = cli("tag", image, "-p", "probe")
     assert "[bold]holiday[/bold].png" in result.stdout
+
+
+def test_invalid_confidence_from_a_plugin_becomes_an_error_record(tmp_path) -> None:
+    """A plugin bug (NaN or > 1) must not produce output that breaks the schema."""
+    import math
+
+    from PIL import Image
+
+    from visual_buffet.pipeline import run_plugin
+    from visual_buffet.plugin_api import ImageTags, Plugin, Tag
+
+    class Sloppy(Plugin):
+        name = "sloppy"
+
+        def tag(self, items):
+            return [ImageTags([Tag("x", v)]) for v in (math.nan, 1.5, 0.5)[: len(items)]]
+
+    paths = []
+    for index in range(3):
+        paths.append(tmp_path / f"{index}.png")
+        Image.new("RGB", (8, 8)).save(paths[-1])
+    records = []
+    stats = run_plugin(Sloppy({}), paths, settings={}, on_record=records.append, workers=1,
+                       max_pixels=None)
+    assert (stats.tagged, stats.failed) == (1, 2)
+    assert [r["error"] is None for r in records] == [False, False, True]
+    assert "invalid tag 'x'" in records[0]["error"]["message"]
+    for record in records:
+        jsonschema.validate(record, result_schema())

@@ -14,7 +14,7 @@ from functools import cached_property
 from importlib.metadata import EntryPoint, entry_points
 
 from visual_buffet.config import enabled_setting
-from visual_buffet.plugin_api import ENTRY_POINT_GROUP, Plugin
+from visual_buffet.plugin_api import ENTRY_POINT_GROUP, TAG_FLAGS, Plugin
 from visual_buffet.settings import Schema
 
 ALLOW_ENV = "VISUAL_BUFFET_PLUGINS"
@@ -93,6 +93,13 @@ def _load(ep: EntryPoint) -> PluginInfo:
         Schema(ep.name, obj.settings_schema)
     except ValueError as exc:
         info.error = f"invalid settings schema: {exc}"
+        return info
+    unknown = [s.flag for s in obj.settings_schema if s.flag and s.flag not in TAG_FLAGS]
+    if unknown:
+        info.error = (
+            f"setting flag(s) {', '.join(unknown)} are not host flags "
+            f"(allowed: {', '.join(TAG_FLAGS)}); reach other settings with --set"
+        )
         return info
     info.plugin_class = obj
     return info

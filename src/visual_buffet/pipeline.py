@@ -20,7 +20,7 @@ from typing import Any
 
 from visual_buffet.images import load_image
 from visual_buffet.output import error_record, success_record
-from visual_buffet.plugin_api import Plugin
+from visual_buffet.plugin_api import ImageTags, Plugin
 
 Record = dict[str, Any]
 
@@ -61,6 +61,8 @@ def run_plugin(
     max_side = plugin.max_image_side()
 
     def emit(item: _Item, result: Any = None) -> None:
+        if item.error is None and result is not None:
+            item.error = _invalid_result(plugin.name, result)
         if item.error is not None:
             stats.failed += 1
             on_record(error_record(str(item.path), plugin.name, item.error, settings))
@@ -133,6 +135,18 @@ def run_plugin(
                 emit(item)
             raise PluginRunError(str(failure)) from exc
     return stats
+
+
+def _invalid_result(name: str, result: ImageTags) -> Exception | None:
+    """A plugin bug that would make the output break its schema, as an error for this image."""
+    for tag in result.tags:
+        if not tag.label or not (0.0 <= tag.confidence <= 1.0):  # also false for NaN
+            return ValueError(
+                f"plugin {name} returned an invalid tag {tag.label!r} with confidence "
+                f"{tag.confidence!r} (labels must be non-empty, confidences in [0, 1]); "
+                "report this to the plugin's authors"
+            )
+    return None
 
 
 class PluginRunError(RuntimeError):

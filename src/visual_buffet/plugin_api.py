@@ -39,6 +39,23 @@ ENTRY_POINT_GROUP = "visual_buffet.plugins"
 
 API_VERSION = 1
 
+TAG_FLAGS = (
+    "quality",
+    "threshold",
+    "limit",
+    "variant",
+    "batch-size",
+    "quantization",
+    "attention",
+    "dtype",
+    "vocabulary",
+)
+"""The dedicated ``visual-buffet tag`` flags a plugin may bind with ``Setting(flag=...)``.
+
+Any other setting is reachable with ``--set KEY=VALUE``. The host rejects a flag that none of
+the chosen plugins declares.
+"""
+
 
 class PluginError(Exception):
     """A problem a user can fix (missing weights, a bad setting combination, offline Hub...).

@@ -131,6 +131,13 @@ class MisnamedPlugin(ProbePlugin):
     name = "other"
 
 
+class OwnFlagPlugin(ProbePlugin):
+    """Binds a setting to a flag the host does not have."""
+
+    name = "ownflag"
+    settings_schema = (Setting("speed", "int", 1, "How fast.", flag="speed"),)
+
+
 class UnfinishedPlugin(Plugin):
     """Forgot to implement tag()."""
 

@@ -23,19 +23,6 @@ from visual_buffet.cli.common import (
 
 PLUGIN_PANEL = "Plugin settings (see `visual-buffet plugins info NAME`)"
 
-# Dedicated flags for common plugin settings. A plugin binds one by declaring a setting with
-# `flag=<name>`; the host rejects a flag that no chosen plugin declares.
-TAG_FLAGS = (
-    "quality",
-    "threshold",
-    "limit",
-    "variant",
-    "batch-size",
-    "quantization",
-    "attention",
-    "dtype",
-    "vocabulary",
-)
 
 
 def _flag(help_text: str) -> Any:
