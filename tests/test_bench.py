@@ -73,8 +73,8 @@ def test_quick_run_prints_batch_sweep_and_quality_levels(quick_run):
     assert batches == ["1", "4", "8", "16"]
     assert table.count("(best)") == 1
     for level in ("quick", "standard", "high", "max"):
-        assert re.search(rf"^\| tiny \| {level} \| \d+ \| [\d.]+ \|", table, re.M), level
-    assert re.search(r"^\| demo \| all \| \| skipped: ", table, re.M)
+        assert re.search(rf"^\| tiny \| {level} \| \d+ \| \d+ \| -?[\d.]+ \|", table, re.M), level
+    assert re.search(r"^\| demo \| all \| \| \| skipped: ", table, re.M)
 
 
 @pytest.mark.slow

@@ -10,12 +10,15 @@ How each figure is measured (docs/performance.md has the rows and their targets)
 
 - CLI figures run ``python -m visual_buffet tag FILES --plugin siglip --set model=CKPT
   --vocabulary LABELS --quality Q --format jsonl`` in a subprocess, with
-  ``VISUAL_BUFFET_CACHE_DIR`` / ``VISUAL_BUFFET_CONFIG`` in the work folder. The jsonl writer
-  flushes one line per finished image; each line is timestamped as it arrives. Steady-state
-  time per image = ``(t[N-1] - t[k-1]) / (N - k)``, where ``k`` images finish with the first
-  batch (batch size // views per image, at least 1): process start, imports, model load, text
-  embeddings and the first batch's warm-up all fall before the interval. Peak RSS of a run
-  comes from ``os.wait4`` on that one child.
+  ``VISUAL_BUFFET_CACHE_DIR`` / ``VISUAL_BUFFET_CONFIG`` in the work folder. Steady-state time
+  per image is a difference of wall times, so start-up (imports, model load, text embeddings)
+  cancels out: throughput (1) = ``(wall(2N photos) - wall(N photos)) / N``, which also cancels
+  the first forward's warm-up and the decode threads filling and draining their queue (with
+  a single run, the photos decoded ahead during the first batch would make the run look
+  faster than it can sustain). Quality levels and other sizes: ``(wall(n photos) -
+  wall(start-up alone)) / n``, where start-up alone is the same command on one missing file
+  (the model and text embeddings load, then nothing is tagged). Peak RSS of a run comes from
+  ``os.wait4`` on that one child.
 - The vision-tower ceiling times ``model.get_image_features(pixel_values=...)`` under
   ``torch.inference_mode`` on tensors the plugin prepared beforehand from the same photos, at
   the batch size the CLI resolved, after one warm-up batch; same process settings (threads,
@@ -186,15 +189,21 @@ class CliRun:
     def batch(self) -> int:
         return int(self.records[0]["settings"]["batch_size"])
 
-    def steady_seconds_per_image(self) -> tuple[float, int]:
-        """Time per image between the first batch and the last image, and the images timed."""
-        n = len(self.arrivals)
-        if n < 2:
-            raise BenchError("steady-state timing needs at least 2 images")
-        k = max(1, self.batch // max(1, round(self.views)))
-        if n <= k:
-            raise BenchError(f"steady-state timing needs more than {k} images (one batch)")
-        return (self.arrivals[-1] - self.arrivals[k - 1]) / (n - k), n - k
+    @property
+    def tagged(self) -> int:
+        return sum(1 for r in self.records if r.get("error") is None)
+
+
+def seconds_per_image(short: CliRun, long: CliRun) -> float:
+    """Steady-state time per image: the wall-time difference of two runs over their extra images.
+
+    Start-up (imports, model load, text embeddings), the first forward's warm-up and the
+    pipeline filling and draining are the same in both runs and cancel out.
+    """
+    extra = long.tagged - short.tagged
+    if extra < 1:
+        raise BenchError("the longer run must tag more images than the shorter one")
+    return (long.wall_s - short.wall_s) / extra
 
 
 def _wait_peak_rss(proc: subprocess.Popen[bytes]) -> int | None:
@@ -207,8 +216,12 @@ def _wait_peak_rss(proc: subprocess.Popen[bytes]) -> int | None:
     return usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # macOS: bytes
 
 
-def run_cli(args: Sequence[str], env: dict[str, str]) -> CliRun:
-    """Run ``python -m visual_buffet ARGS`` (jsonl to stdout), timestamping every record."""
+def run_cli(args: Sequence[str], env: dict[str, str], *, startup_only: bool = False) -> CliRun:
+    """Run ``python -m visual_buffet ARGS`` (jsonl to stdout), timestamping every record.
+
+    ``startup_only``: ARGS name one missing file, so the run loads the model and the text
+    embeddings, records the missing file and exits (with status 1).
+    """
     command = [sys.executable, "-m", "visual_buffet", *args]
     with tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
@@ -223,6 +236,8 @@ def run_cli(args: Sequence[str], env: dict[str, str]) -> CliRun:
         stderr.seek(0)
         errors = stderr.read().decode(errors="replace")
     failed = [r for r in records if r.get("error")]
+    if startup_only and proc.returncode == 1 and len(failed) == len(records) == 1:
+        return CliRun(wall, arrivals, records, peak)
     if proc.returncode != 0 or failed or not records:
         detail = failed[0]["error"]["message"] if failed else errors[-3000:]
         raise BenchError(f"{shlex.join(command)} failed (exit {proc.returncode}):\n{detail}")
@@ -272,10 +287,9 @@ def tag_args(
 
 
 def quality_run_length(quality: str, side: int, batch: int, measured: int, batches: int) -> int:
-    """24 MP photos to tag so that at least ``measured`` photos and ``batches`` batches are
-    timed after the first batch."""
+    """24 MP photos to tag: at least ``measured`` photos and ``batches`` full batches of views."""
     views = len(plan_views(quality, PHOTO_24MP, min_window=side))
-    return max(1, batch // views) + max(measured, math.ceil(batches * batch / views))
+    return max(measured, math.ceil(batches * batch / views))
 
 
 # --- in-process measurements ------------------------------------------------------------------
@@ -514,10 +528,12 @@ class Bench:
         cold = run_cli(tag_args(one, "quick", folder, self.labels_file), env)
         self.log(f"{size}: warm start")
         warm = run_cli(tag_args(one, "quick", folder, self.labels_file), env)
+        photos = photo_copies(self.work / "photos-mixed", self.mixed, 2 * a.images)
         self.log(f"{size}: throughput, {a.images} photos")
-        photos = photo_copies(self.work / "photos-mixed", self.mixed, a.images)
+        short = run_cli(tag_args(photos[: a.images], "quick", folder, self.labels_file), env)
+        self.log(f"{size}: throughput, {2 * a.images} photos")
         tagged = run_cli(tag_args(photos, "quick", folder, self.labels_file), env)
-        per_image, timed = tagged.steady_seconds_per_image()
+        per_image = seconds_per_image(short, tagged)
         batch = tagged.batch
 
         measured = self.in_process(folder, cache, batch)
@@ -552,8 +568,8 @@ class Bench:
             Row(
                 "1",
                 f"`visual-buffet tag --quality quick`, {len(self.labels):,} labels, warm "
-                f"cache, {dims}: steady state over {timed} of {a.images} photos "
-                "(24 MP and 12 MP JPEGs)",
+                f"cache, {dims}: (wall time of {2 * a.images} photos - wall time of "
+                f"{a.images}) / {a.images}; 24 MP and 12 MP JPEGs",
                 f"{rate:.2f} images/s ({per_image:.3f} s/image; {decode})",
                 ">= 0.9 x (2)",
                 f"{_status(rate >= 0.9 * ceiling)} ({rate / ceiling:.2f} x)",
@@ -608,7 +624,7 @@ class Bench:
             ),
             Row(
                 "6b",
-                "peak RSS of the tagging run (1)",
+                f"peak RSS of the tagging run of {2 * a.images} photos in (1)",
                 f"{_gb(tagged.peak_rss)} = "
                 + (
                     f"{tagged.peak_rss / weights:.2f} x the weights ({_gb(weights)} fp32)"
@@ -689,29 +705,32 @@ class Bench:
         variant: str | None,
         vocabulary: Path | None,
         cache: Path,
+        scale: int = 1,
     ) -> None:
+        """Seconds per 24 MP photo of each level: (wall of n photos - wall of none) / n."""
+        a = self.args
+        env = self.env_for(cache)
         side = input_side(folder if folder is not None else _demo_dir())
+        missing = self.work / "no-such-photo.jpg"
+        args = tag_args([missing], "quick", folder, vocabulary, variant)
+        if not cache.exists():
+            self.log(f"{name}: filling the text cache")
+            run_cli(args, env, startup_only=True)
+        self.log(f"{name}: start-up only (model and text embeddings, no photo)")
+        startup = run_cli(args, env, startup_only=True)
         for quality in QUALITY_LEVELS:
-            count = quality_run_length(
-                quality,
-                side,
-                self.cpu_batch,
-                self.args.quality_images,
-                1 if self.args.quick_run else 2,
-            )
+            measured = a.quality_images * scale
+            count = quality_run_length(quality, side, self.cpu_batch, measured, a.quality_batches)
             self.log(f"{name}: quality {quality}, {count} x 24 MP")
             files = photo_copies(self.work / "photos-24mp", self.big, count)
-            run = run_cli(
-                tag_args(files, quality, folder, vocabulary, variant), self.env_for(cache)
-            )
-            seconds, timed = run.steady_seconds_per_image()
+            run = run_cli(tag_args(files, quality, folder, vocabulary, variant), env)
             self.quality_rows.append(
                 {
                     "model": name,
                     "quality": quality,
+                    "photos": count,
                     "views": run.views,
-                    "seconds": seconds,
-                    "timed": timed,
+                    "seconds": seconds_per_image(startup, run),
                     "decode_ms": run.mean_timing("decode_ms"),
                     "prepare_ms": run.mean_timing("prepare_ms"),
                     "model_ms": run.mean_timing("model_ms"),
@@ -730,11 +749,14 @@ class Bench:
         labels_file.write_text("\n".join(labels) + "\n", encoding="utf-8")
         self.log(f"{size}: first run (fills the text cache: {len(labels)} labels)")
         first = run_cli(tag_args(one, "quick", folder, labels_file), env)
+        self.log(f"{size}: start-up only (model and text embeddings, no photo)")
+        missing = [self.work / "no-such-photo.jpg"]
+        startup = run_cli(tag_args(missing, "quick", folder, labels_file), env, startup_only=True)
         count = max(2 * self.cpu_batch, a.images // 2)
         self.log(f"{size}: throughput, {count} photos")
         photos = photo_copies(self.work / "photos-mixed", self.mixed, count)
         tagged = run_cli(tag_args(photos, "quick", folder, labels_file), env)
-        per_image, timed = tagged.steady_seconds_per_image()
+        per_image = seconds_per_image(startup, tagged)
 
         from visual_buffet.images import load_image
         from visual_buffet_siglip.plugin import SiglipPlugin
@@ -761,7 +783,7 @@ class Bench:
             Row(
                 f"{size}-1",
                 f"{dims}: `tag --quality quick`, {len(labels):,} labels, warm "
-                f"cache, steady state over {timed} of {count} photos",
+                f"cache, (wall of {count} photos - wall of start-up alone) / {count}",
                 f"{1 / per_image:.2f} images/s ({per_image:.2f} s/image)",
             ),
             *(
@@ -776,7 +798,7 @@ class Bench:
             ),
             Row(
                 f"{size}-6",
-                f"{dims}: peak RSS of the tagging run",
+                f"{dims}: peak RSS of the tagging run of {count} photos",
                 f"{_gb(tagged.peak_rss)} (weights {_gb(weights)} fp32)",
             ),
         ]
@@ -843,24 +865,26 @@ def render(
     ]
     lines += [
         "",
-        "Time per 24 MP photo (6000x4000 JPEG) by quality level, steady state:",
+        "Time per 24 MP photo (6000x4000 JPEG) by quality level: (wall of n photos - wall of "
+        "start-up alone) / n:",
         "",
-        "| model | quality | views/photo | s/photo | decode ms | prepare ms | model ms |",
-        "|---|---|---|---|---|---|---|",
+        "| model | quality | n | views/photo | s/photo | decode ms | prepare ms | model ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in bench.quality_rows:
         if "skipped" in r:
-            lines.append(f"| {r['model']} | all | | skipped: {r['skipped']} | | | |")
+            lines.append(f"| {r['model']} | all | | | skipped: {r['skipped']} | | | |")
             continue
         lines.append(
-            f"| {r['model']} | {r['quality']} | {r['views']:.0f} | "
+            f"| {r['model']} | {r['quality']} | {r['photos']} | {r['views']:.0f} | "
             f"{r['seconds']:.2f} | {r['decode_ms']:.0f} | {r['prepare_ms']:.0f} | "
             f"{r['model_ms']:.0f} |"
         )
     lines += [
         "",
-        "decode and prepare run in worker threads beside the model; model ms is the "
-        "image's share of its batches' forward time.",
+        "decode and prepare (per photo, summed over its views) run in worker threads beside "
+        "the model, on the same cores; model ms is the photo's share of its batches' forward "
+        "time.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -877,7 +901,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "temporary folder, removed at the end)",
     )
     parser.add_argument(
-        "--images", type=int, default=32, help="photos in the throughput run (1) (default 32)"
+        "--images",
+        type=int,
+        default=32,
+        help="N: the throughput figure (1) times runs of N and 2N photos (default 32)",
     )
     parser.add_argument("--labels", type=int, default=1000, help="labels (default 1000)")
     parser.add_argument(
@@ -904,7 +931,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--quality-images",
         type=int,
         default=2,
-        help="photos timed per quality level after the first batch (default 2)",
+        help="at least this many 24 MP photos per quality level (default 2)",
     )
     parser.add_argument(
         "--sweep-images",
@@ -925,8 +952,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick_run:
-        args.sizes, args.images, args.sweep_images, args.repeats = "tiny", 16, 8, 3
+        args.sizes, args.images, args.sweep_images, args.repeats = "tiny", 8, 8, 3
         args.quality_images = 1
+    args.quality_batches = 1 if args.quick_run else 2  # full batches of views per level
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in args.sizes if s not in SIZE_NAMES]
     if unknown or not args.sizes:
@@ -954,7 +982,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.quick_run:
             bench.quality_rows.append({"model": "demo", "skipped": "not run by --quick-run"})
         elif (demo / "config.json").is_file():
-            bench.quality_levels("demo", None, "demo", None, work / "cache-demo")
+            # The demo model is tiny: decoding dominates, so more photos for a stable figure.
+            bench.quality_levels("demo", None, "demo", None, work / "cache-demo", scale=4)
         else:
             bench.quality_rows.append({"model": "demo", "skipped": f"no demo model at {demo} yet"})
         bench.quality_levels(

@@ -111,7 +111,13 @@ class SiglipPlugin(Plugin):
         return max_side_needed(self.settings["quality"])
 
     def batch_size(self) -> int:
-        return self._batch
+        """Images per batch, as the host counts them to decode ahead (bounded memory).
+
+        The model batches *views* (``batch_size`` setting); a typical 12 MP photo gives
+        between 1 (quick) and ~44 (max) views, so fewer images are needed per batch.
+        """
+        typical = plan_views(self.settings["quality"], (4032, 3024), min_window=self._input_side)
+        return max(1, self._batch // len(typical))
 
     @classmethod
     def hardware_advice(cls, hardware: HardwareInfo) -> list[str]:

@@ -132,5 +132,5 @@ def test_out_of_memory_halves_the_batch_and_retries(checkpoints, big_photo, tmp_
 
     monkeypatch.setattr(type(plugin), "image_probabilities", limited)
     assert tag_file(plugin, big_photo).tags == expected
-    assert plugin.batch_size() == 2 and max(sizes[-3:]) <= 2
+    assert plugin._batch == 2 and max(sizes[-3:]) <= 2
     assert "out of memory" in caplog.text
