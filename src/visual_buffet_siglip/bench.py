@@ -246,17 +246,17 @@ def run_cli(args: Sequence[str], env: dict[str, str], *, startup_only: bool = Fa
 
 def help_seconds(repeats: int) -> list[float]:
     """Wall times of ``python -m visual_buffet --help``."""
+    command = [sys.executable, "-m", "visual_buffet", "--help"]
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "visual_buffet", "--help"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=60,
+        done = subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60
         )
         times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            errors = done.stderr.decode(errors="replace")[-3000:]
+            raise BenchError(f"{shlex.join(command)} failed (exit {done.returncode}):\n{errors}")
     return times
 
 
