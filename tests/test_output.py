@@ -277,8 +277,9 @@ def test_invalid_confidence_from_a_plugin_becomes_an_error_record(tmp_path) -> N
         paths.append(tmp_path / f"{index}.png")
         Image.new("RGB", (8, 8)).save(paths[-1])
     records = []
-    stats = run_plugin(Sloppy({}), paths, settings={}, on_record=records.append, workers=1,
-                       max_pixels=None)
+    stats = run_plugin(
+        Sloppy({}), paths, settings={}, on_record=records.append, workers=1, max_pixels=None
+    )
     assert (stats.tagged, stats.failed) == (1, 2)
     assert [r["error"] is None for r in records] == [False, False, True]
     assert "invalid tag 'x'" in records[0]["error"]["message"]

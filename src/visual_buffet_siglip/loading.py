@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from visual_buffet.plugin_api import PluginError
-
 from visual_buffet_siglip.runtime import (
     Machine,
     quantization_config,

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from visual_buffet import __version__, paths
 from visual_buffet.images import LoadedImage
 from visual_buffet.plugin_api import ImageTags, Plugin, PluginError, Tag, View
-
 from visual_buffet_siglip.settings import DEFAULT_THRESHOLD, SETTINGS
 from visual_buffet_siglip.variants import ModelChoice, resolve_model
 from visual_buffet_siglip.views import max_side_needed, plan_views
@@ -145,8 +144,11 @@ class SiglipPlugin(Plugin):
         self._labels = self.labels(choice)  # a bad vocabulary file fails before the model loads
         machine = detect_machine()
         loaded = load_siglip(
-            choice, dtype=s["dtype"], attention=s["attention"],
-            quantization=s["quantization"], machine=machine,
+            choice,
+            dtype=s["dtype"],
+            attention=s["attention"],
+            quantization=s["quantization"],
+            machine=machine,
         )
         for message in loaded.warnings:
             log.warning("%s", message)
@@ -199,22 +201,28 @@ class SiglipPlugin(Plugin):
         if self._loaded is None:
             raise RuntimeError("SiglipPlugin.prepare called before load()")
         planned = plan_views(
-            self.settings["quality"], image.original_size, image.image.size,
+            self.settings["quality"],
+            image.original_size,
+            image.image.size,
             min_window=self._input_side,
         )
-        crops = [image.image.crop(p.crop) if p.view.kind == "window" else image.image
-                 for p in planned]
+        crops = [
+            image.image.crop(p.crop) if p.view.kind == "window" else image.image for p in planned
+        ]
         image_processor = self._loaded.processor.image_processor
         if self._loaded.naflex:
             encoded = image_processor(
-                images=crops, max_num_patches=self.settings["naflex.max_num_patches"],
+                images=crops,
+                max_num_patches=self.settings["naflex.max_num_patches"],
                 return_tensors="pt",
             )
-            inputs = {k: encoded[k] for k in ("pixel_values", "pixel_attention_mask",
-                                              "spatial_shapes")}
+            inputs = {
+                k: encoded[k] for k in ("pixel_values", "pixel_attention_mask", "spatial_shapes")
+            }
         else:
-            inputs = {"pixel_values": image_processor(images=crops, return_tensors="pt")[
-                "pixel_values"]}
+            inputs = {
+                "pixel_values": image_processor(images=crops, return_tensors="pt")["pixel_values"]
+            }
         return PreparedImage([p.view for p in planned], inputs)
 
     # -- model work ------------------------------------------------------------------------
@@ -243,12 +251,15 @@ class SiglipPlugin(Plugin):
                 raise
             _empty_accelerator_cache()
             self._batch = max(1, size // 2)
-            log.warning("out of memory with %d views per batch; retrying with %d",
-                        size, self._batch)
+            log.warning(
+                "out of memory with %d views per batch; retrying with %d", size, self._batch
+            )
             import torch
 
-            halves = [{k: v[:self._batch] for k, v in inputs.items()},
-                      {k: v[self._batch:] for k, v in inputs.items()}]
+            halves = [
+                {k: v[: self._batch] for k, v in inputs.items()},
+                {k: v[self._batch :] for k, v in inputs.items()},
+            ]
             return torch.cat([self._forward(h) for h in halves])
 
     def tag(self, items: Sequence[PreparedImage]) -> list[ImageTags]:
@@ -338,8 +349,9 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError):
         return True
     text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text
-                                              or "can't allocate memory" in text)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
 
 
 def _empty_accelerator_cache() -> None:

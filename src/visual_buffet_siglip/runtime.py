@@ -60,19 +60,16 @@ def resolve_dtype(requested: str, machine: Machine) -> tuple[str, list[str]]:
     if machine.device == "cpu" and requested != "float32":
         warnings.append(
             f"dtype {requested} on CPU is much slower than float32 (measured 5x for bfloat16 "
-            "on a CPU without bf16 units); use dtype = \"auto\" unless you need the memory."
+            'on a CPU without bf16 units); use dtype = "auto" unless you need the memory.'
         )
     if machine.device == "cuda" and requested == "bfloat16" and not machine.cuda_bf16:
         raise PluginError(
-            "dtype bfloat16: this GPU does not support bfloat16. Use dtype = \"float16\" "
-            "or \"auto\"."
+            'dtype bfloat16: this GPU does not support bfloat16. Use dtype = "float16" or "auto".'
         )
     return requested, warnings
 
 
-def resolve_attention(
-    requested: str, machine: Machine, dtype: str, supports_flash: bool
-) -> str:
+def resolve_attention(requested: str, machine: Machine, dtype: str, supports_flash: bool) -> str:
     """Return the attention implementation for ``from_pretrained(attn_implementation=...)``.
 
     auto: flash_attention_2 where flash-attn is installed, the device is CUDA, the dtype is
@@ -96,7 +93,8 @@ def resolve_attention(
             reasons.append('flash-attn is not installed (pip install "visual-buffet[flash-attn]")')
         if reasons:
             raise PluginError(
-                "attention flash_attention_2 cannot be used: " + "; ".join(reasons)
+                "attention flash_attention_2 cannot be used: "
+                + "; ".join(reasons)
                 + '. Use attention = "sdpa" (as fast on most setups) or "auto".'
             )
     return requested
@@ -132,8 +130,10 @@ def quantization_config(requested: str, machine: Machine, naflex: bool) -> Any:
     if requested == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
     skip += ["q_proj", "k_proj", "v_proj", "out_proj"]
-    compute = torch.bfloat16 if machine.cuda_bf16 else (
-        torch.float16 if machine.device == "cuda" else torch.float32
+    compute = (
+        torch.bfloat16
+        if machine.cuda_bf16
+        else (torch.float16 if machine.device == "cuda" else torch.float32)
     )
     return BitsAndBytesConfig(
         load_in_4bit=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from visual_buffet.settings import Setting
-
 from visual_buffet_siglip.variants import VARIANTS
 from visual_buffet_siglip.views import QUALITY_LEVELS
 
@@ -20,42 +19,106 @@ def _threshold_warning(value: float) -> str | None:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("quality", "choice", "standard",
-            "Views of each image: quick (whole image), standard (+ windows at 2048 px), "
-            "high (+ 1080 px windows), max (+ 4096 px and native-size windows).",
-            choices=tuple(QUALITY_LEVELS), flag="quality"),
-    Setting("threshold", "float", DEFAULT_THRESHOLD,
-            "Lowest confidence reported. SigLIP sigmoid scores are small: 0.01 is a good start.",
-            minimum=0.0, maximum=1.0, flag="threshold", warn=_threshold_warning),
-    Setting("max_tags", "int", 50, "Most tags per image, highest first (0 = unlimited).",
-            minimum=0, flag="limit", aliases=("limit",)),
-    Setting("variant", "choice", "so400m",
-            "Model size and generation (docs/siglip.md lists the checkpoints).",
-            choices=tuple(VARIANTS), flag="variant"),
-    Setting("use_v2", "bool", False,
-            "Use the SigLIP 2 twin of base, large, so400m and giant."),
-    Setting("model", "str", None,
-            "A Hugging Face Hub id or a local folder of a SigLIP/SigLIP 2 checkpoint; "
-            "overrides variant."),
-    Setting("batch_size", "int", "auto",
-            "Views per forward pass (auto: from free accelerator memory and the model; "
-            "8 on CPU).", minimum=1, maximum=32, auto=True, flag="batch-size"),
-    Setting("quantization", "choice", "none",
-            "Load weights in 8-bit or 4-bit NF4 with bitsandbytes (saves memory, not time).",
-            choices=("none", "8bit", "4bit"), flag="quantization"),
-    Setting("attention", "choice", "auto",
-            "Attention kernel (auto: flash_attention_2 where it can run, else sdpa).",
-            choices=("auto", "sdpa", "flash_attention_2", "eager"), flag="attention"),
-    Setting("dtype", "choice", "auto",
-            "Weights dtype (auto: bfloat16 on CUDA where supported else float16; float16 on "
-            "Apple MPS; float32 on CPU).",
-            choices=("auto", "float16", "bfloat16", "float32"), flag="dtype"),
-    Setting("custom_vocabulary", "path", None,
-            "Text file of tags, one per line (# comments and blank lines ignored); "
-            "default: the built-in photo vocabulary.", flag="vocabulary"),
-    Setting("max_candidates", "int", 1000,
-            "Labels evaluated at most (the first N of the vocabulary).", minimum=1),
-    Setting("naflex.max_num_patches", "int", 256,
-            "NaFlex checkpoints only: image patches per view (more = finer, slower).",
-            minimum=64, maximum=512),
+    Setting(
+        "quality",
+        "choice",
+        "standard",
+        "Views of each image: quick (whole image), standard (+ windows at 2048 px), "
+        "high (+ 1080 px windows), max (+ 4096 px and native-size windows).",
+        choices=tuple(QUALITY_LEVELS),
+        flag="quality",
+    ),
+    Setting(
+        "threshold",
+        "float",
+        DEFAULT_THRESHOLD,
+        "Lowest confidence reported. SigLIP sigmoid scores are small: 0.01 is a good start.",
+        minimum=0.0,
+        maximum=1.0,
+        flag="threshold",
+        warn=_threshold_warning,
+    ),
+    Setting(
+        "max_tags",
+        "int",
+        50,
+        "Most tags per image, highest first (0 = unlimited).",
+        minimum=0,
+        flag="limit",
+        aliases=("limit",),
+    ),
+    Setting(
+        "variant",
+        "choice",
+        "so400m",
+        "Model size and generation (docs/siglip.md lists the checkpoints).",
+        choices=tuple(VARIANTS),
+        flag="variant",
+    ),
+    Setting("use_v2", "bool", False, "Use the SigLIP 2 twin of base, large, so400m and giant."),
+    Setting(
+        "model",
+        "str",
+        None,
+        "A Hugging Face Hub id or a local folder of a SigLIP/SigLIP 2 checkpoint; "
+        "overrides variant.",
+    ),
+    Setting(
+        "batch_size",
+        "int",
+        "auto",
+        "Views per forward pass (auto: from free accelerator memory and the model; 8 on CPU).",
+        minimum=1,
+        maximum=32,
+        auto=True,
+        flag="batch-size",
+    ),
+    Setting(
+        "quantization",
+        "choice",
+        "none",
+        "Load weights in 8-bit or 4-bit NF4 with bitsandbytes (saves memory, not time).",
+        choices=("none", "8bit", "4bit"),
+        flag="quantization",
+    ),
+    Setting(
+        "attention",
+        "choice",
+        "auto",
+        "Attention kernel (auto: flash_attention_2 where it can run, else sdpa).",
+        choices=("auto", "sdpa", "flash_attention_2", "eager"),
+        flag="attention",
+    ),
+    Setting(
+        "dtype",
+        "choice",
+        "auto",
+        "Weights dtype (auto: bfloat16 on CUDA where supported else float16; float16 on "
+        "Apple MPS; float32 on CPU).",
+        choices=("auto", "float16", "bfloat16", "float32"),
+        flag="dtype",
+    ),
+    Setting(
+        "custom_vocabulary",
+        "path",
+        None,
+        "Text file of tags, one per line (# comments and blank lines ignored); "
+        "default: the built-in photo vocabulary.",
+        flag="vocabulary",
+    ),
+    Setting(
+        "max_candidates",
+        "int",
+        1000,
+        "Labels evaluated at most (the first N of the vocabulary).",
+        minimum=1,
+    ),
+    Setting(
+        "naflex.max_num_patches",
+        "int",
+        256,
+        "NaFlex checkpoints only: image patches per view (more = finer, slower).",
+        minimum=64,
+        maximum=512,
+    ),
 )

@@ -29,20 +29,45 @@ VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
         Variant("base", "google/siglip-base-patch16-224", "SigLIP", 203),
-        Variant("large", "google/siglip-large-patch16-384", "SigLIP", 652,
-                "there is no SigLIP v1 large at 512 px"),
-        Variant("so400m", "google/siglip-so400m-patch14-384", "SigLIP", 878,
-                "the default: best accuracy per cost"),
-        Variant("giant", "google/siglip2-giant-opt-patch16-384", "SigLIP 2", 1871,
-                "there is no SigLIP v1 giant: giant is always SigLIP 2"),
+        Variant(
+            "large",
+            "google/siglip-large-patch16-384",
+            "SigLIP",
+            652,
+            "there is no SigLIP v1 large at 512 px",
+        ),
+        Variant(
+            "so400m",
+            "google/siglip-so400m-patch14-384",
+            "SigLIP",
+            878,
+            "the default: best accuracy per cost",
+        ),
+        Variant(
+            "giant",
+            "google/siglip2-giant-opt-patch16-384",
+            "SigLIP 2",
+            1871,
+            "there is no SigLIP v1 giant: giant is always SigLIP 2",
+        ),
         Variant("v2-base", "google/siglip2-base-patch16-224", "SigLIP 2", 375),
         Variant("v2-large", "google/siglip2-large-patch16-512", "SigLIP 2", 882),
         Variant("v2-so400m", "google/siglip2-so400m-patch14-384", "SigLIP 2", 1136),
-        Variant("v2-naflex", "google/siglip2-base-patch16-naflex", "SigLIP 2 NaFlex", 375,
-                "keeps the aspect ratio; max_num_patches sets the resolution"),
+        Variant(
+            "v2-naflex",
+            "google/siglip2-base-patch16-naflex",
+            "SigLIP 2 NaFlex",
+            375,
+            "keeps the aspect ratio; max_num_patches sets the resolution",
+        ),
         Variant("v2-giant", "google/siglip2-giant-opt-patch16-384", "SigLIP 2", 1871),
-        Variant("demo", "bundled:demo", "SigLIP (tiny, trained on shapes)", 2,
-                "ships with the package, works offline; knows only colours and shapes"),
+        Variant(
+            "demo",
+            "bundled:demo",
+            "SigLIP (tiny, trained on shapes)",
+            2,
+            "ships with the package, works offline; knows only colours and shapes",
+        ),
     )
 }
 """Variant name -> model. ``docs/siglip.md`` is tested against this table."""

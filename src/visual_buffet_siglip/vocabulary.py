@@ -48,7 +48,9 @@ def read_vocabulary_file(path: Path, *, what: str = "vocabulary file") -> list[s
             f"{what} {path} does not exist. Check custom_vocabulary / --vocabulary."
         ) from None
     except IsADirectoryError:
-        raise PluginError(f"{what} {path} is a folder; give a text file, one tag per line.") from None
+        raise PluginError(
+            f"{what} {path} is a folder; give a text file, one tag per line."
+        ) from None
     except UnicodeDecodeError as exc:
         raise PluginError(
             f"{what} {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8."

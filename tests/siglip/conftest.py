@@ -23,8 +23,9 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("checkpoints")
     return {
-        kind: build_checkpoint(root / kind, kind, "tiny", seed=1, logit_scale=math.log(10.0),
-                               logit_bias=0.0)
+        kind: build_checkpoint(
+            root / kind, kind, "tiny", seed=1, logit_scale=math.log(10.0), logit_bias=0.0
+        )
         for kind in KINDS
     }
 

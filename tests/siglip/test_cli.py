@@ -34,8 +34,22 @@ def vocab(tmp_path):
 
 def test_tag_with_a_tiny_checkpoint_end_to_end(checkpoints, photo, vocab, tmp_path):
     out = tmp_path / "out.json"
-    result = run("tag", photo, "--plugin", "siglip", "--set", f"model={checkpoints['v1']}",
-                 "--vocabulary", vocab, "--threshold", "0", "--format", "json", "-o", out)
+    result = run(
+        "tag",
+        photo,
+        "--plugin",
+        "siglip",
+        "--set",
+        f"model={checkpoints['v1']}",
+        "--vocabulary",
+        vocab,
+        "--threshold",
+        "0",
+        "--format",
+        "json",
+        "-o",
+        out,
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text())
     jsonschema.validate(document, result_schema())
@@ -49,14 +63,17 @@ def test_tag_with_a_tiny_checkpoint_end_to_end(checkpoints, photo, vocab, tmp_pa
 
 def test_config_file_values_and_flag_precedence(checkpoints, photo, vocab, tmp_path):
     config = tmp_path / "config.toml"
-    config.write_text(f'[plugins.siglip]\nmodel = "{checkpoints["v2"]}"\nthreshold = 0\n'
-                      f'limit = 3\ncustom_vocabulary = "{vocab}"\nquality = "quick"\n')
+    config.write_text(
+        f'[plugins.siglip]\nmodel = "{checkpoints["v2"]}"\nthreshold = 0\n'
+        f'limit = 3\ncustom_vocabulary = "{vocab}"\nquality = "quick"\n'
+    )
     result = run("tag", photo, "--plugin", "siglip", "--format", "jsonl", config=config)
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout.splitlines()[0])
     assert len(record["tags"]) == 3 and record["settings"]["max_tags"] == 3
-    result = run("tag", photo, "--plugin", "siglip", "--format", "jsonl", "--limit", "1",
-                 config=config)
+    result = run(
+        "tag", photo, "--plugin", "siglip", "--format", "jsonl", "--limit", "1", config=config
+    )
     assert len(json.loads(result.stdout.splitlines()[0])["tags"]) == 1
 
 
@@ -97,16 +114,32 @@ def test_bad_config_value_names_key_file_and_allowed(photo, tmp_path):
 
 
 def test_high_threshold_warns(checkpoints, photo, vocab):
-    result = run("tag", photo, "--plugin", "siglip", "--set", f"model={checkpoints['v1']}",
-                 "--vocabulary", vocab, "--threshold", "0.5", "--quality", "quick")
+    result = run(
+        "tag",
+        photo,
+        "--plugin",
+        "siglip",
+        "--set",
+        f"model={checkpoints['v1']}",
+        "--vocabulary",
+        vocab,
+        "--threshold",
+        "0.5",
+        "--quality",
+        "quick",
+    )
     assert result.exit_code == 0
     assert "sigmoid scores" in result.output
 
 
 @pytest.mark.parametrize(
     ("content", "needle"),
-    [(None, "does not exist"), ("", "has no tags"), ("# only comments\n\n", "has no tags"),
-     (b"\xff\xfe\x00bad", "not UTF-8")],
+    [
+        (None, "does not exist"),
+        ("", "has no tags"),
+        ("# only comments\n\n", "has no tags"),
+        (b"\xff\xfe\x00bad", "not UTF-8"),
+    ],
 )
 def test_vocabulary_file_errors(content, needle, checkpoints, photo, tmp_path):
     path = tmp_path / "tags.txt"
@@ -114,36 +147,72 @@ def test_vocabulary_file_errors(content, needle, checkpoints, photo, tmp_path):
         path.write_bytes(content)
     elif content is not None:
         path.write_text(content)
-    result = run("tag", photo, "--plugin", "siglip", "--set", f"model={checkpoints['v1']}",
-                 "--vocabulary", path)
+    result = run(
+        "tag",
+        photo,
+        "--plugin",
+        "siglip",
+        "--set",
+        f"model={checkpoints['v1']}",
+        "--vocabulary",
+        path,
+    )
     assert result.exit_code == 2
     assert needle in result.output and "tags.txt" in result.output
 
 
-def test_vocabulary_file_comments_blank_lines_and_home(checkpoints, photo, tmp_path,
-                                                      monkeypatch):
+def test_vocabulary_file_comments_blank_lines_and_home(checkpoints, photo, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "my_tags.txt").write_text("\ufeff# my tags\nCat\n\n  dog  # pets\ncat\n")
-    result = run("tag", photo, "--plugin", "siglip", "--set", f"model={checkpoints['v1']}",
-                 "--vocabulary", "~/my_tags.txt", "--threshold", "0", "--format", "jsonl")
+    result = run(
+        "tag",
+        photo,
+        "--plugin",
+        "siglip",
+        "--set",
+        f"model={checkpoints['v1']}",
+        "--vocabulary",
+        "~/my_tags.txt",
+        "--threshold",
+        "0",
+        "--format",
+        "jsonl",
+    )
     assert result.exit_code == 0, result.output
     assert {t["label"] for t in json.loads(result.stdout)["tags"]} == {"cat", "dog"}
 
 
 def test_nonexistent_checkpoint_name_lists_valid_ones(photo):
-    result = run("tag", photo, "--plugin", "siglip", "--set",
-                 "model=google/siglip-base-patch32-224")
+    result = run(
+        "tag", photo, "--plugin", "siglip", "--set", "model=google/siglip-base-patch32-224"
+    )
     assert result.exit_code == 2
     assert "google/siglip-base-patch16-224" in result.output
 
 
 def test_offline_without_cached_weights_explains_the_fixes(photo, tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
-           "VISUAL_BUFFET_CONFIG": str(tmp_path / "none.toml")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "VISUAL_BUFFET_CONFIG": str(tmp_path / "none.toml"),
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "visual_buffet", "tag", str(photo), "--plugin", "siglip",
-         "--variant", "base"],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "visual_buffet",
+            "tag",
+            str(photo),
+            "--plugin",
+            "siglip",
+            "--variant",
+            "base",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     message = " ".join(proc.stderr.split())

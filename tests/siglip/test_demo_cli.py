@@ -19,8 +19,9 @@ HELD_OUT_STREAM = 7  # training draws from stream 0, demo/evaluate.py from 1-2: 
 
 
 def tag(*args: str) -> list[dict]:
-    result = CliRunner().invoke(app, ["tag", *map(str, args), "--plugin", "siglip",
-                                      "--variant", "demo", "--format", "json"])
+    result = CliRunner().invoke(
+        app, ["tag", *map(str, args), "--plugin", "siglip", "--variant", "demo", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["results"]
 
@@ -50,8 +51,9 @@ def test_demo_model_accuracy_on_held_out_single_objects(tmp_path):
 
 
 def test_small_corner_shape_needs_the_window_passes(tmp_path):
-    image, spec = place_small_shape((3000, 2000), rel_width=0.04, corner="bottom-right",
-                                    colour="red", shape="star", seed=11)
+    image, spec = place_small_shape(
+        (3000, 2000), rel_width=0.04, corner="bottom-right", colour="red", shape="star", seed=11
+    )
     path = tmp_path / "small.jpg"
     image.save(path, quality=92)
 

@@ -29,8 +29,9 @@ def test_views_of_a_6000x4000_photo_stay_within_bounds(size, min_window):
 
 
 @pytest.mark.parametrize("level", list(QUALITY_LEVELS))
-@pytest.mark.parametrize("size", [(6000, 4000), (3000, 2000), (1000, 1000), (300, 200),
-                                  (12000, 2000)])
+@pytest.mark.parametrize(
+    "size", [(6000, 4000), (3000, 2000), (1000, 1000), (300, 200), (12000, 2000)]
+)
 def test_views_cover_the_image_whole_first(level, size):
     views = plan_views(level, size, min_window=224)
     first = views[0].view
@@ -80,14 +81,17 @@ def big_photo(tmp_path):
 @pytest.mark.parametrize("level", list(QUALITY_LEVELS))
 def test_level_output_is_the_max_over_its_views(level, checkpoints, big_photo, tmp_path):
     vocab = write_vocab(tmp_path / "tags.txt", LABELS)
-    plugin = make_plugin(checkpoints["v1"], quality=level, threshold=0.0, max_tags=0,
-                         custom_vocabulary=vocab)
+    plugin = make_plugin(
+        checkpoints["v1"], quality=level, threshold=0.0, max_tags=0, custom_vocabulary=vocab
+    )
     result = tag_file(plugin, big_photo)
     prepared = plugin.prepare(load_image(big_photo, max_side=plugin.max_image_side()))
-    per_view = torch.stack([
-        plugin.image_probabilities({k: v[i : i + 1] for k, v in prepared.inputs.items()})[0]
-        for i in range(len(prepared.views))
-    ])
+    per_view = torch.stack(
+        [
+            plugin.image_probabilities({k: v[i : i + 1] for k, v in prepared.inputs.items()})[0]
+            for i in range(len(prepared.views))
+        ]
+    )
     expected = per_view.max(dim=0)
     got = {t.label: t for t in result.tags}
     for index, label in enumerate(plugin._labels):
@@ -103,10 +107,15 @@ def test_batch_size_does_not_change_results(checkpoints, big_photo, photo, tmp_p
     files = [big_photo, photo, big_photo, photo]
     outputs = []
     for batch in (1, 3, 32):
-        plugin = make_plugin(checkpoints["naflex"], quality="high", threshold=0.0, max_tags=0,
-                             custom_vocabulary=vocab, batch_size=batch)
-        prepared = [plugin.prepare(load_image(f, max_side=plugin.max_image_side()))
-                    for f in files]
+        plugin = make_plugin(
+            checkpoints["naflex"],
+            quality="high",
+            threshold=0.0,
+            max_tags=0,
+            custom_vocabulary=vocab,
+            batch_size=batch,
+        )
+        prepared = [plugin.prepare(load_image(f, max_side=plugin.max_image_side())) for f in files]
         results = list(plugin.tag_stream(iter(prepared)))
         assert len(results) == len(files)
         outputs.append([[(t.label, round(t.confidence, 5)) for t in r.tags] for r in results])
@@ -114,11 +123,18 @@ def test_batch_size_does_not_change_results(checkpoints, big_photo, photo, tmp_p
     assert outputs[0][0] == outputs[0][2] and outputs[0][0] != outputs[0][1]  # order kept
 
 
-def test_out_of_memory_halves_the_batch_and_retries(checkpoints, big_photo, tmp_path,
-                                                    monkeypatch, caplog):
+def test_out_of_memory_halves_the_batch_and_retries(
+    checkpoints, big_photo, tmp_path, monkeypatch, caplog
+):
     vocab = write_vocab(tmp_path / "tags.txt", LABELS)
-    plugin = make_plugin(checkpoints["v1"], quality="high", threshold=0.0, max_tags=0,
-                         custom_vocabulary=vocab, batch_size=8)
+    plugin = make_plugin(
+        checkpoints["v1"],
+        quality="high",
+        threshold=0.0,
+        max_tags=0,
+        custom_vocabulary=vocab,
+        batch_size=8,
+    )
     expected = tag_file(plugin, big_photo).tags
     real = type(plugin).image_probabilities
     sizes = []

@@ -29,8 +29,13 @@ def small_checkpoints(tmp_path_factory):
 
 
 def image_embeddings(model_dir, quantization, photo):
-    loaded = load_siglip(resolve_model("so400m", False, str(model_dir)), dtype="auto",
-                         attention="auto", quantization=quantization, machine=CPU)
+    loaded = load_siglip(
+        resolve_model("so400m", False, str(model_dir)),
+        dtype="auto",
+        attention="auto",
+        quantization=quantization,
+        machine=CPU,
+    )
     processor = loaded.processor.image_processor
     extra = {"max_num_patches": 256} if loaded.naflex else {}
     inputs = processor(images=[Image.open(photo).convert("RGB")], return_tensors="pt", **extra)

@@ -22,8 +22,13 @@ from visual_buffet_siglip.variants import (
 )
 
 CPU = Machine("cpu", bitsandbytes_installed=True)
-CUDA = Machine("cuda", cuda_bf16=True, flash_attn_installed=True, bitsandbytes_installed=True,
-               free_memory_bytes=80 * 2**30)
+CUDA = Machine(
+    "cuda",
+    cuda_bf16=True,
+    flash_attn_installed=True,
+    bitsandbytes_installed=True,
+    free_memory_bytes=80 * 2**30,
+)
 OLD_CUDA = Machine("cuda", cuda_bf16=False, free_memory_bytes=8 * 2**30)
 MPS = Machine("mps")
 
@@ -60,8 +65,9 @@ def test_demo_variant_is_the_bundled_folder():
     assert choice.is_local and choice.source == str(demo_model_dir())
 
 
-@pytest.mark.parametrize("bad", ["google/siglip-base-patch32-224",
-                                 "google/siglip-large-patch16-512"])
+@pytest.mark.parametrize(
+    "bad", ["google/siglip-base-patch32-224", "google/siglip-large-patch16-512"]
+)
 def test_nonexistent_google_names_fail_before_download(bad):
     with pytest.raises(PluginError) as info:
         resolve_model("so400m", False, bad)
@@ -70,7 +76,8 @@ def test_nonexistent_google_names_fail_before_download(bad):
 
 
 def test_model_overrides_variant_and_accepts_other_hub_ids(tmp_path):
-    assert resolve_model("base", True, "someone/siglip-finetune").source == "someone/siglip-finetune"
+    finetune = "someone/siglip-finetune"
+    assert resolve_model("base", True, finetune).source == finetune
     local = resolve_model("base", False, str(tmp_path))
     assert local.is_local and local.variant is None
 
@@ -100,8 +107,13 @@ def test_attention():
     with pytest.raises(PluginError) as info:
         resolve_attention("flash_attention_2", CPU, "float32", False)
     message = str(info.value)
-    for reason in ("NaFlex", "NVIDIA GPU", "float16 or bfloat16", "flash-attn is not installed",
-                   "sdpa"):
+    for reason in (
+        "NaFlex",
+        "NVIDIA GPU",
+        "float16 or bfloat16",
+        "flash-attn is not installed",
+        "sdpa",
+    ):
         assert reason in message
 
 

@@ -25,7 +25,10 @@ def joint_forward_probabilities(model_dir: Path, image_path: Path, labels: list[
     inputs = processor(
         text=[f"This is a photo of {label}." for label in labels],
         images=[Image.open(image_path).convert("RGB")],
-        padding="max_length", max_length=64, return_tensors="pt", **extra,
+        padding="max_length",
+        max_length=64,
+        return_tensors="pt",
+        **extra,
     )
     with torch.inference_mode():
         return torch.sigmoid(model(**inputs).logits_per_image[0])
@@ -34,8 +37,9 @@ def joint_forward_probabilities(model_dir: Path, image_path: Path, labels: list[
 @pytest.mark.parametrize("kind", KINDS)
 def test_scores_match_joint_forward(kind, checkpoints, photo, tmp_path):
     vocab = write_vocab(tmp_path / "tags.txt", LABELS)
-    plugin = make_plugin(checkpoints[kind], quality="quick", threshold=0.0, max_tags=0,
-                         custom_vocabulary=vocab)
+    plugin = make_plugin(
+        checkpoints[kind], quality="quick", threshold=0.0, max_tags=0, custom_vocabulary=vocab
+    )
     result = tag_file(plugin, photo)
     ours = {tag.label: tag.confidence for tag in result.tags}
     reference = joint_forward_probabilities(checkpoints[kind], photo, LABELS)
@@ -53,8 +57,9 @@ def test_mixed_case_and_underscores_score_as_normalised(kind, checkpoints, photo
     run = {}
     for name, labels in (("raw", raw), ("clean", clean)):
         vocab = write_vocab(tmp_path / f"{name}.txt", labels)
-        plugin = make_plugin(checkpoints[kind], quality="quick", threshold=0.0, max_tags=0,
-                             custom_vocabulary=vocab)
+        plugin = make_plugin(
+            checkpoints[kind], quality="quick", threshold=0.0, max_tags=0, custom_vocabulary=vocab
+        )
         run[name] = {t.label: t.confidence for t in tag_file(plugin, photo).tags}
     assert run["raw"] == run["clean"]
     assert set(run["raw"]) == set(clean)  # tags are reported with the normalised label
@@ -96,38 +101,69 @@ def test_label_normalisation_rules():
     assert normalise_label("  Ceiling_Fan ") == "ceiling fan"
     assert normalise_label("New   York\tCity") == "new york city"
     assert prepare_labels(["Cat", "cat", "", "  ", "dog", "CAT", "hot_dog"]) == [
-        "cat", "dog", "hot dog"
+        "cat",
+        "dog",
+        "hot dog",
     ]
 
 
 def test_threshold_sort_and_limit(checkpoints, photo, tmp_path):
     vocab = write_vocab(tmp_path / "tags.txt", LABELS)
-    everything = tag_file(make_plugin(checkpoints["v1"], quality="quick", threshold=0.0,
-                                      max_tags=0, custom_vocabulary=vocab), photo).tags
+    everything = tag_file(
+        make_plugin(
+            checkpoints["v1"], quality="quick", threshold=0.0, max_tags=0, custom_vocabulary=vocab
+        ),
+        photo,
+    ).tags
     confidences = [t.confidence for t in everything]
     assert confidences == sorted(confidences, reverse=True)
     cut = sorted(confidences)[len(confidences) // 2]
-    above = tag_file(make_plugin(checkpoints["v1"], quality="quick", threshold=cut,
-                                 max_tags=0, custom_vocabulary=vocab), photo).tags
+    above = tag_file(
+        make_plugin(
+            checkpoints["v1"], quality="quick", threshold=cut, max_tags=0, custom_vocabulary=vocab
+        ),
+        photo,
+    ).tags
     assert [t.label for t in above] == [t.label for t in everything if t.confidence >= cut]
-    top2 = tag_file(make_plugin(checkpoints["v1"], quality="quick", threshold=0.0,
-                                max_tags=2, custom_vocabulary=vocab), photo).tags
+    top2 = tag_file(
+        make_plugin(
+            checkpoints["v1"], quality="quick", threshold=0.0, max_tags=2, custom_vocabulary=vocab
+        ),
+        photo,
+    ).tags
     assert [t.label for t in top2] == [t.label for t in everything[:2]]
 
 
 def test_max_candidates_takes_the_first_labels(checkpoints, photo, tmp_path):
     vocab = write_vocab(tmp_path / "tags.txt", LABELS)
-    plugin = make_plugin(checkpoints["v1"], quality="quick", threshold=0.0, max_tags=0,
-                         custom_vocabulary=vocab, max_candidates=3)
+    plugin = make_plugin(
+        checkpoints["v1"],
+        quality="quick",
+        threshold=0.0,
+        max_tags=0,
+        custom_vocabulary=vocab,
+        max_candidates=3,
+    )
     assert {t.label for t in tag_file(plugin, photo).tags} == set(LABELS[:3])
 
 
 def test_result_metadata(checkpoints, photo, tmp_path):
     vocab = write_vocab(tmp_path / "tags.txt", LABELS)
-    result = tag_file(make_plugin(checkpoints["naflex"], quality="quick",
-                                  custom_vocabulary=vocab), photo)
-    for key in ("id", "revision", "device", "dtype", "attention", "quantization",
-                "vocabulary_size", "load_ms", "text_ms", "max_num_patches"):
+    result = tag_file(
+        make_plugin(checkpoints["naflex"], quality="quick", custom_vocabulary=vocab), photo
+    )
+    for key in (
+        "id",
+        "revision",
+        "device",
+        "dtype",
+        "attention",
+        "quantization",
+        "vocabulary_size",
+        "load_ms",
+        "text_ms",
+        "max_num_patches",
+    ):
         assert key in result.model, key
     assert result.model["device"] == "cpu" and result.model["dtype"] == "float32"
     assert result.model["vocabulary_size"] == len(LABELS)

@@ -34,8 +34,9 @@ def count_encodes(monkeypatch):
     return calls
 
 
-def test_miss_then_hit_gives_identical_scores(checkpoints, photo, tmp_path, cache_dir,
-                                              count_encodes):
+def test_miss_then_hit_gives_identical_scores(
+    checkpoints, photo, tmp_path, cache_dir, count_encodes
+):
     vocab = write_vocab(tmp_path / "tags.txt", LABELS)
     first = make_plugin(checkpoints["v1"], quality="quick", threshold=0, custom_vocabulary=vocab)
     assert first._run_info["text_cache"] == "miss"
@@ -56,11 +57,13 @@ def test_other_labels_or_checkpoint_are_a_miss(checkpoints, tmp_path, cache_dir,
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "empty"])
-def test_corrupt_file_is_recomputed(damage, checkpoints, photo, tmp_path, cache_dir,
-                                    count_encodes, caplog):
+def test_corrupt_file_is_recomputed(
+    damage, checkpoints, photo, tmp_path, cache_dir, count_encodes, caplog
+):
     vocab = write_vocab(tmp_path / "tags.txt", LABELS)
-    good = tag_file(make_plugin(checkpoints["v1"], quality="quick", threshold=0,
-                                custom_vocabulary=vocab), photo).tags
+    good = tag_file(
+        make_plugin(checkpoints["v1"], quality="quick", threshold=0, custom_vocabulary=vocab), photo
+    ).tags
     (path,) = cache_dir.glob("*.safetensors")
     data = bytearray(path.read_bytes())
     if damage == "flip":
@@ -73,8 +76,9 @@ def test_corrupt_file_is_recomputed(damage, checkpoints, photo, tmp_path, cache_
         data = bytearray()
     path.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING, logger="visual_buffet_siglip.text_cache"):
-        plugin = make_plugin(checkpoints["v1"], quality="quick", threshold=0,
-                             custom_vocabulary=vocab)
+        plugin = make_plugin(
+            checkpoints["v1"], quality="quick", threshold=0, custom_vocabulary=vocab
+        )
     assert plugin._run_info["text_cache"] == "miss"
     assert count_encodes == [4, 4]
     assert "recomputing" in caplog.text
