@@ -236,3 +236,31 @@ def test_limit_alias_in_example():
     result = run("plugins", "info", "siglip", "--json", config=EXAMPLES / "minimal.toml")
     values = {s["key"]: s["value"] for s in json.loads(result.stdout)["settings"]}
     assert values["max_tags"] == 30
+
+
+def test_setup_with_a_local_checkpoint_has_nothing_to_download(checkpoints, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[plugins.siglip]\nmodel = "{checkpoints["v1"]}"\n')
+    result = run("plugins", "setup", "siglip", config=config)
+    assert result.exit_code == 0, result.output
+    assert "local checkpoint: nothing to download" in " ".join(result.output.split())
+
+
+def test_setup_offline_explains_what_failed(tmp_path):
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "VISUAL_BUFFET_CONFIG": str(tmp_path / "none.toml"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "visual_buffet", "plugins", "setup", "siglip"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    message = " ".join(proc.stderr.split())
+    assert "could not download google/siglip-so400m-patch14-384" in message
+    assert 'model = "/path/to/checkpoint"' in message and "Traceback" not in proc.stderr

@@ -135,3 +135,46 @@ def test_batch_size():
     assert resolve_batch_size("auto", CUDA, 10**9, 729, 1152) == 32
     small = Machine("cuda", free_memory_bytes=2 * 2**30)
     assert 1 <= resolve_batch_size("auto", small, 2 * 10**9, 729, 1152) < 32
+
+
+REFERENCE_CHECKPOINTS = (
+    "google/siglip-base-patch16-224",
+    "google/siglip-base-patch16-256",
+    "google/siglip-base-patch16-384",
+    "google/siglip-base-patch16-512",
+    "google/siglip-large-patch16-256",
+    "google/siglip-large-patch16-384",
+    "google/siglip-so400m-patch14-384",
+    "google/siglip2-base-patch16-224",
+    "google/siglip2-base-patch16-256",
+    "google/siglip2-large-patch16-256",
+    "google/siglip2-so400m-patch14-384",
+)
+
+
+@pytest.mark.parametrize("model_id", REFERENCE_CHECKPOINTS)
+def test_reference_checkpoints_are_accepted_as_model(model_id):
+    choice = resolve_model("so400m", False, model_id)
+    assert choice.source == model_id and not choice.is_local
+
+
+@pytest.mark.parametrize(("kind", "image_size"), [("v1", 48), ("v2", 64), ("naflex", 48)])
+def test_geometry_is_read_from_the_checkpoint_config(kind, image_size, tmp_path):
+    """Image size, patch size and hidden size come from config.json, never from the name."""
+    from visual_buffet_siglip.loading import load_siglip
+    from visual_buffet_siglip.synthetic import build_checkpoint
+
+    folder = build_checkpoint(
+        tmp_path / "odd-name-patch32-999", kind, "small", image_size=image_size
+    )
+    loaded = load_siglip(
+        resolve_model("base", False, str(folder)),
+        dtype="auto",
+        attention="auto",
+        quantization="none",
+        machine=CPU,
+    )
+    assert loaded.naflex == (kind == "naflex")
+    assert loaded.patch_size == 16 and loaded.hidden_size == 64
+    assert loaded.image_size == (None if kind == "naflex" else image_size)
+    assert type(loaded.model).__name__ == ("Siglip2Model" if kind == "naflex" else "SiglipModel")
