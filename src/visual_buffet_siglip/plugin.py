@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from PIL import Image
+
 from visual_buffet import __version__, paths
 from visual_buffet.images import LoadedImage
 from visual_buffet.plugin_api import ImageTags, Plugin, PluginError, Tag, View
 from visual_buffet_siglip.settings import DEFAULT_THRESHOLD, SETTINGS
 from visual_buffet_siglip.variants import ModelChoice, resolve_model
-from visual_buffet_siglip.views import max_side_needed, plan_views
+from visual_buffet_siglip.views import PlannedView, max_side_needed, plan_views
 from visual_buffet_siglip.vocabulary import (
     TEMPLATE,
     builtin_vocabulary_path,
@@ -206,9 +208,7 @@ class SiglipPlugin(Plugin):
             image.image.size,
             min_window=self._input_side,
         )
-        crops = [
-            image.image.crop(p.crop) if p.view.kind == "window" else image.image for p in planned
-        ]
+        crops = _view_pixels(image.image, planned, self._input_side)
         image_processor = self._loaded.processor.image_processor
         if self._loaded.naflex:
             encoded = image_processor(
@@ -328,6 +328,41 @@ class SiglipPlugin(Plugin):
         self._loaded = None
         self._text = None
         _empty_accelerator_cache()
+
+
+def _view_pixels(
+    image: Image.Image, planned: list[PlannedView], input_side: int
+) -> list[Image.Image]:
+    """The pixels of each view: the decoded image scaled once per pass, then cropped.
+
+    Scaling a pass once (e.g. 6000 px -> 1080 px) and cropping its windows from that is what
+    the pass means, and far cheaper than resizing every full-resolution window on its own
+    (measured 170 ms per view at quality max on a 24 MP photo before this). Views more than
+    twice the model's input side are first box-reduced by an integer factor (cheap, exact
+    averaging), leaving the final resize to the checkpoint's own image processor.
+    """
+    decoded_long = max(image.size)
+    passes: dict[int, tuple[Image.Image, float]] = {}
+    views = []
+    for p in planned:
+        resolution = p.view.resolution
+        if resolution not in passes:
+            if resolution < decoded_long:
+                scale = resolution / decoded_long
+                size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+                passes[resolution] = (
+                    image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0),
+                    scale,
+                )
+            else:
+                passes[resolution] = (image, 1.0)
+        pass_image, scale = passes[resolution]
+        view = pass_image
+        if p.view.kind == "window":
+            view = pass_image.crop(tuple(round(v * scale) for v in p.crop))
+        factor = max(view.size) // (2 * input_side)
+        views.append(view.reduce(factor) if factor >= 2 else view)
+    return views
 
 
 def _merge(pending: _Pending, probs: Any, view_index: int) -> None:
