@@ -337,7 +337,7 @@ def _view_pixels(
 
     Scaling a pass once (e.g. 6000 px -> 1080 px) and cropping its windows from that is what
     the pass means, and far cheaper than resizing every full-resolution window on its own
-    (measured 170 ms per view at quality max on a 24 MP photo before this). Views more than
+    (measured 170 ms per view at quality max on a 24 MP photo before this). Windows more than
     twice the model's input side are first box-reduced by an integer factor (cheap, exact
     averaging), leaving the final resize to the checkpoint's own image processor.
     """
@@ -357,11 +357,12 @@ def _view_pixels(
             else:
                 passes[resolution] = (image, 1.0)
         pass_image, scale = passes[resolution]
-        view = pass_image
-        if p.view.kind == "window":
-            view = pass_image.crop(tuple(round(v * scale) for v in p.crop))
-        factor = max(view.size) // (2 * input_side)
-        views.append(view.reduce(factor) if factor >= 2 else view)
+        if p.view.kind == "whole":
+            views.append(pass_image)  # exactly what the processor would get for the image
+            continue
+        window = pass_image.crop(tuple(round(v * scale) for v in p.crop))
+        factor = max(window.size) // (2 * input_side)
+        views.append(window.reduce(factor) if factor >= 2 else window)
     return views
 
 
