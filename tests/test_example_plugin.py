@@ -94,7 +94,7 @@ def test_big_images_are_analysed_small(plugin_class, tmp_path: Path) -> None:
     plugin = plugin_class({"analysis_size": 64})
     plugin.load()
     loaded = load_image(path, max_side=plugin.max_image_side())
-    assert max(loaded.image.size) == 64
+    assert 64 <= max(loaded.image.size) < 128  # the host's cheap decode; prepare() shrinks
     (result,) = plugin.tag([plugin.prepare(loaded)])
     assert result.model["analysed_size"] == [64, 43]
     assert result.tags[0].label == "blue"

@@ -238,7 +238,7 @@ def test_exif_orientation_six_turns_the_image(tmp_path: Path) -> None:
 # --- sizes ------------------------------------------------------------------------------
 
 
-def test_big_jpeg_is_draft_decoded_then_resized(
+def test_big_jpeg_is_draft_decoded_and_not_resampled_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = save(Image.new("RGB", (6000, 4000), (200, 100, 50)), tmp_path / "big.jpg")
@@ -253,7 +253,7 @@ def test_big_jpeg_is_draft_decoded_then_resized(
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
     loaded = load_image(path, max_side=1080)
     assert calls == [("RGB", (1080, 720), (1500, 1000))]  # decoded at 1/4 scale, not 24 MP
-    assert loaded.image.size == (1080, 720)
+    assert loaded.image.size == (1500, 1000)  # >= max_side, < 2x: the caller resizes
     assert loaded.original_size == (6000, 4000)
     assert close_to(pixel(loaded, (500, 300)), (200, 100, 50), 4)
 
@@ -264,12 +264,15 @@ def test_draft_target_never_below_request() -> None:
     assert images._draft_target((100, 50), 100) is None
 
 
-def test_png_is_resized_to_exact_longer_side(tmp_path: Path) -> None:
-    path = save(Image.new("RGB", (1001, 333), RED), tmp_path / "wide.png")
+def test_large_png_is_box_reduced_to_between_max_side_and_twice_that(tmp_path: Path) -> None:
+    path = save(Image.new("RGB", (4001, 333), RED), tmp_path / "wide.png")
     loaded = load_image(path, max_side=500)
-    assert loaded.image.size == (500, 166)
+    assert loaded.image.size == (501, 42)  # reduced by 8, never below max_side
+    assert pixel(loaded) == RED
     tall = load_image(save(Image.new("L", (333, 1001)), tmp_path / "tall.png"), max_side=500)
-    assert tall.image.size == (166, 500)
+    assert tall.image.size == (167, 501)
+    kept = load_image(save(Image.new("RGB", (999, 10)), tmp_path / "k.png"), max_side=500)
+    assert kept.image.size == (999, 10)  # under twice max_side: left for the caller
 
 
 def test_no_upscaling(tmp_path: Path) -> None:

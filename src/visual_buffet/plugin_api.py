@@ -158,7 +158,11 @@ class Plugin(ABC):
         report(f"{self.name}: nothing to set up.")
 
     def max_image_side(self) -> int | None:
-        """Longest image side the plugin will use; the host decodes no larger. None: full."""
+        """Longest image side the plugin will use (None: full size).
+
+        The host decodes cheaply to a longer side from this up to twice this (JPEG draft
+        scale, integer box reduction) and never below it; the plugin does the final resize.
+        """
         return None
 
     def batch_size(self) -> int:

@@ -333,7 +333,8 @@ class SiglipPlugin(Plugin):
 def _view_pixels(
     image: Image.Image, planned: list[PlannedView], input_side: int
 ) -> list[Image.Image]:
-    """The pixels of each view: the decoded image scaled once per pass, then cropped.
+    """The pixels of each view: the whole image as decoded, or a window of the image scaled
+    once per pass.
 
     Scaling a pass once (e.g. 6000 px -> 1080 px) and cropping its windows from that is what
     the pass means, and far cheaper than resizing every full-resolution window on its own
@@ -345,21 +346,22 @@ def _view_pixels(
     passes: dict[int, tuple[Image.Image, float]] = {}
     views = []
     for p in planned:
+        if p.view.kind == "whole":
+            # The processor resizes it to the input size in one step (the host decoded it
+            # cheaply to at most twice the pass resolution): no resample before that one.
+            views.append(image)
+            continue
         resolution = p.view.resolution
         if resolution not in passes:
-            if resolution < decoded_long:
-                scale = resolution / decoded_long
-                size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-                passes[resolution] = (
-                    image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0),
-                    scale,
-                )
-            else:
-                passes[resolution] = (image, 1.0)
+            scale = min(1.0, resolution / decoded_long)
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            scaled = (
+                image
+                if scale == 1.0
+                else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+            )
+            passes[resolution] = (scaled, scale)
         pass_image, scale = passes[resolution]
-        if p.view.kind == "whole":
-            views.append(pass_image)  # exactly what the processor would get for the image
-            continue
         window = pass_image.crop(tuple(round(v * scale) for v in p.crop))
         factor = max(window.size) // (2 * input_side)
         views.append(window.reduce(factor) if factor >= 2 else window)

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image, ImageOps
+
 from visual_buffet.images import LoadedImage
 from visual_buffet.plugin_api import ImageTags, Plugin, Tag
 from visual_buffet.settings import Setting
@@ -143,7 +145,7 @@ class DominantColorPlugin(Plugin):
         self._hue_names = tuple(names)
 
     def max_image_side(self) -> int | None:
-        # The host decodes (and JPEG-draft-decodes) no larger than this: fast on big photos.
+        # The host decodes cheaply (JPEG draft scale) to between this and twice this.
         return self.settings["analysis_size"]
 
     def batch_size(self) -> int:
@@ -151,7 +153,10 @@ class DominantColorPlugin(Plugin):
 
     def prepare(self, image: LoadedImage) -> PixelShares:
         # Runs in worker threads: only reads `self` (the lookup table built by load()).
-        pixels = image.image  # RGB, longer side <= analysis_size
+        pixels = image.image  # RGB, longer side from analysis_size to twice that
+        size = self.settings["analysis_size"]
+        if max(pixels.size) > size:
+            pixels = ImageOps.contain(pixels, (size, size), Image.Resampling.BOX)
         total = pixels.width * pixels.height
         counts: dict[str, int] = {}
         hsv = pixels.convert("HSV").point(_ROUND_SATURATION_AND_VALUE)
