@@ -27,6 +27,21 @@ def run(*args: str, config: Path | None = None):
     return runner.invoke(app, [*prefix, *map(str, args)])
 
 
+def tag_tiny(photo: Path, model: Path, vocabulary: object, *args: str):
+    """`visual-buffet tag PHOTO --plugin siglip` on a tiny checkpoint with a vocabulary file."""
+    return run(
+        "tag",
+        photo,
+        "--plugin",
+        "siglip",
+        "--set",
+        f"model={model}",
+        "--vocabulary",
+        vocabulary,
+        *args,
+    )
+
+
 @pytest.fixture
 def vocab(tmp_path):
     return write_vocab(tmp_path / "tags.txt", LABELS)
@@ -34,14 +49,9 @@ def vocab(tmp_path):
 
 def test_tag_with_a_tiny_checkpoint_end_to_end(checkpoints, photo, vocab, tmp_path):
     out = tmp_path / "out.json"
-    result = run(
-        "tag",
+    result = tag_tiny(
         photo,
-        "--plugin",
-        "siglip",
-        "--set",
-        f"model={checkpoints['v1']}",
-        "--vocabulary",
+        checkpoints["v1"],
         vocab,
         "--threshold",
         "0",
@@ -114,14 +124,9 @@ def test_bad_config_value_names_key_file_and_allowed(photo, tmp_path):
 
 
 def test_high_threshold_warns(checkpoints, photo, vocab):
-    result = run(
-        "tag",
+    result = tag_tiny(
         photo,
-        "--plugin",
-        "siglip",
-        "--set",
-        f"model={checkpoints['v1']}",
-        "--vocabulary",
+        checkpoints["v1"],
         vocab,
         "--threshold",
         "0.5",
@@ -147,14 +152,9 @@ def test_vocabulary_file_errors(content, needle, checkpoints, photo, tmp_path):
         path.write_bytes(content)
     elif content is not None:
         path.write_text(content)
-    result = run(
-        "tag",
+    result = tag_tiny(
         photo,
-        "--plugin",
-        "siglip",
-        "--set",
-        f"model={checkpoints['v1']}",
-        "--vocabulary",
+        checkpoints["v1"],
         path,
     )
     assert result.exit_code == 2
@@ -164,14 +164,9 @@ def test_vocabulary_file_errors(content, needle, checkpoints, photo, tmp_path):
 def test_vocabulary_file_comments_blank_lines_and_home(checkpoints, photo, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "my_tags.txt").write_text("\ufeff# my tags\nCat\n\n  dog  # pets\ncat\n")
-    result = run(
-        "tag",
+    result = tag_tiny(
         photo,
-        "--plugin",
-        "siglip",
-        "--set",
-        f"model={checkpoints['v1']}",
-        "--vocabulary",
+        checkpoints["v1"],
         "~/my_tags.txt",
         "--threshold",
         "0",
