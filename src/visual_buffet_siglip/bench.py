@@ -38,7 +38,6 @@ import math
 import os
 import platform
 import random
-import resource
 import shlex
 import shutil
 import statistics
@@ -52,8 +51,9 @@ from pathlib import Path
 from typing import Any
 
 from visual_buffet_siglip.views import QUALITY_LEVELS, plan_views
+from visual_buffet_siglip.vocabulary import TEMPLATE
 
-HYPOTHESIS_TEMPLATE = "This is a photo of {}."  # the plugin's TEMPLATE, in the pipeline's syntax
+HYPOTHESIS_TEMPLATE = TEMPLATE.replace("{label}", "{}")  # the pipeline's placeholder syntax
 PHOTO_24MP = (6000, 4000)
 PHOTO_12MP = (4032, 3024)
 BATCH_SWEEP = (1, 4, 8, 16)
@@ -394,9 +394,20 @@ def _busy_cpu_seconds() -> float | None:
 
 
 def _own_cpu_seconds() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows: no load figures (busy time is unknown there too)
+        return 0.0
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _load_average() -> tuple[float, float, float]:
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):  # Windows
+        return (math.nan, math.nan, math.nan)
 
 
 @dataclass
@@ -406,7 +417,7 @@ class LoadMeter:
     start_wall: float = field(default_factory=time.perf_counter)
     start_busy: float | None = field(default_factory=_busy_cpu_seconds)
     start_own: float = field(default_factory=_own_cpu_seconds)
-    load_before: tuple[float, float, float] = field(default_factory=os.getloadavg)
+    load_before: tuple[float, float, float] = field(default_factory=_load_average)
 
     def report(self) -> dict[str, Any]:
         wall = time.perf_counter() - self.start_wall
@@ -417,7 +428,7 @@ class LoadMeter:
             others = max(0.0, foreign) / (wall * (os.cpu_count() or 1))
         return {
             "load_before": self.load_before,
-            "load_after": os.getloadavg(),
+            "load_after": _load_average(),
             "others_cpu_share": others,
             "elapsed_s": wall,
         }
@@ -776,6 +787,7 @@ class Bench:
         a = self.args
         folder = checkpoint(self.work, size)
         cache = self.work / f"cache-{size}"
+        shutil.rmtree(cache, ignore_errors=True)  # the first run must start cold
         env = self.env_for(cache)
         one = photo_copies(self.work / "photos-one", self.big[:1], 1)
         labels = self.labels[: a.other_labels]
