@@ -28,7 +28,7 @@ def _scene(seed: int, **kwargs):
 
 
 def test_demo_tags_are_colours_then_shapes():
-    assert DEMO_TAGS == (*COLOURS, *SHAPES)
+    assert (*COLOURS, *SHAPES) == DEMO_TAGS
     assert {"red", "green", "blue", "yellow", "orange", "purple", "black", "white"} <= set(COLOURS)
     assert {"circle", "square", "triangle", "star", "rectangle", "ellipse"} <= set(SHAPES)
     assert len(set(DEMO_TAGS)) == len(DEMO_TAGS)

@@ -110,7 +110,7 @@ class SiglipPlugin(Plugin):
         return labels[: self.settings["max_candidates"]]
 
     def max_image_side(self) -> int | None:
-        return max_side_needed(self.settings["quality"])
+        return max_side_needed(self.settings["quality"], self._input_side if self._loaded else None)
 
     def batch_size(self) -> int:
         """Images per batch, as the host counts them to decode ahead (bounded memory).

@@ -34,6 +34,9 @@ WINDOW_GRID: dict[str, int] = {"480": 1, "1080": 2, "2048": 3, "4096": 4, "origi
 OVERLAP = 0.25
 """Fraction of a window shared with its neighbour, so objects on a seam are seen whole once."""
 
+WHOLE_VIEW_MIN_DECODE = 512
+"""Smallest longer side decoded for a whole-image view (see :func:`max_side_needed`)."""
+
 VIEW_BOUNDS_6000x4000 = {"quick": 1, "standard": 10, "high": 25, "max": 100}
 """Upper bounds on views (forward passes) for a 6000x4000 photo, from the project's spec."""
 
@@ -46,12 +49,21 @@ class PlannedView:
     crop: tuple[int, int, int, int]
 
 
-def max_side_needed(quality: str) -> int | None:
-    """Largest pass resolution of a level (None when the level uses the native size)."""
-    passes = QUALITY_LEVELS[quality]
-    if "original" in passes:
+def max_side_needed(quality: str, input_side: int | None = None) -> int | None:
+    """Longest image side a level needs decoded (None: the native size).
+
+    Window passes need their full resolution. The whole-image pass goes straight to the
+    model's input size, so it needs no more than twice that (for antialiasing) when
+    ``input_side`` is known, and never less than 512 px (below that decoding is cheap
+    anyway): quick decodes a 24 MP JPEG at 1/8 scale for a 224 px model.
+    """
+    first, *windows = QUALITY_LEVELS[quality]
+    if "original" in windows:
         return None
-    return max(int(p) for p in passes)
+    whole = int(first)
+    if input_side is not None:
+        whole = min(whole, max(WHOLE_VIEW_MIN_DECODE, 2 * input_side))
+    return max([whole, *(int(p) for p in windows)])
 
 
 def plan_views(

@@ -63,7 +63,10 @@ def test_decoded_size_maps_crops():
 
 def test_max_side_needed():
     assert max_side_needed("quick") == 1080
-    assert max_side_needed("standard") == 2048
+    assert max_side_needed("quick", input_side=384) == 768  # the whole view needs no more
+    assert max_side_needed("quick", input_side=32) == 512  # never below 512: cheap anyway
+    assert max_side_needed("quick", input_side=1024) == 1080
+    assert max_side_needed("standard", input_side=224) == 2048  # windows need their pass
     assert max_side_needed("max") is None
 
 

@@ -164,7 +164,9 @@ def evaluate(
     results = {}
     for name in sets:
         images, truths = held_out_scenes(name, count)
-        results[name] = tag_metrics(score_images(model, processor, images), truths, threshold=threshold)
+        results[name] = tag_metrics(
+            score_images(model, processor, images), truths, threshold=threshold
+        )
     return results
 
 

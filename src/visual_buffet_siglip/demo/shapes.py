@@ -55,6 +55,10 @@ SPECK_MAX_REL_SIZE = 0.045
 # image is squashed to the model's square input they stay apart from squares and circles.
 ELONGATED_ASPECT = (2.5, 3.5)
 STAR_INNER_RATIO = (0.40, 0.50)
+# Rectangles and ellipses lie horizontal or vertical, triangles point up or down, stars up;
+# each tilted by up to this many degrees. Free rotation is a harder task than a model
+# trained for minutes on a CPU learns.
+ROTATION_JITTER = 12.0
 # Backgrounds: hue anything, low saturation, mid values, every channel clipped to this range
 # so that no background pixel comes near black, white or a saturated named colour.
 BACKGROUND_SATURATION = (0.0, 0.22)
@@ -276,12 +280,12 @@ def random_spec(
     aspect, angle = 1.0, 0.0
     if shape in ("rectangle", "ellipse"):
         aspect = rng.uniform(*ELONGATED_ASPECT)
-        angle = rng.uniform(0, 180)
+        angle = float(rng.choice([0.0, 90.0])) + rng.uniform(-ROTATION_JITTER, ROTATION_JITTER)
     elif shape == "triangle":
-        angle = rng.uniform(0, 120)
+        angle = float(rng.choice([0.0, 180.0])) + rng.uniform(-ROTATION_JITTER, ROTATION_JITTER)
     elif shape == "star":
         aspect = rng.uniform(*STAR_INNER_RATIO)
-        angle = rng.uniform(0, 72)
+        angle = rng.uniform(-ROTATION_JITTER, ROTATION_JITTER)
     return ShapeSpec(shape, colour, rgb, (0.0, 0.0), float(size_px), aspect, angle, tagged)
 
 
@@ -308,7 +312,9 @@ def _place(
     radius = spec.radius
     for _ in range(60):
         centre = (rng.uniform(low_x, high_x), rng.uniform(low_y, high_y))
-        if all(math.dist(centre, other.centre) > radius + other.radius + margin for other in placed):
+        if all(
+            math.dist(centre, other.centre) > radius + other.radius + margin for other in placed
+        ):
             return _with_centre(spec, centre)
     return None
 

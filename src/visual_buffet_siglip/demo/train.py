@@ -63,7 +63,8 @@ class TrainConfig:
     warmup_fraction: float = 0.05
     positive_weight: float = 1.0
     scalar_lr_multiplier: float = 20.0
-    distractors_per_step: int = 8
+    text_steps: int = 60
+    text_learning_rate: float = 1e-3
     seed: int = 0
     threads: int = 2
     workers: int = 0
@@ -158,6 +159,8 @@ def _worker_init(_: int) -> None:
 def _parameter_groups(model, config: TrainConfig) -> list[dict]:
     decay, no_decay, scalars = [], [], []
     for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
         if name.startswith("logit_"):
             scalars.append(parameter)
         # No decay on norms, biases and position embeddings.
@@ -175,6 +178,27 @@ def _parameter_groups(model, config: TrainConfig) -> list[dict]:
     ]
 
 
+def spread_prompts(model, input_ids: torch.Tensor, steps: int, learning_rate: float) -> float:
+    """Stage 1: train the text tower alone until the prompts' embeddings point apart.
+
+    A fresh text tower embeds every "this is a photo of X." almost identically (the pooled
+    token is the last padding token). Trained jointly from there, the shape prompts never
+    separate: the image tower learns colour first, and with identical shape targets it gets
+    no gradient towards shape. Pushing all prompts apart first breaks that symmetry.
+    Returns the final mean squared cosine between different prompts.
+    """
+    optimizer = torch.optim.AdamW(model.text_model.parameters(), lr=learning_rate)
+    off_diagonal = ~torch.eye(len(input_ids), dtype=torch.bool)
+    loss = torch.tensor(float("nan"))
+    for _ in range(steps):
+        text = F.normalize(model.get_text_features(input_ids=input_ids).pooler_output, dim=-1)
+        loss = (text @ text.T)[off_diagonal].pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return float(loss)
+
+
 def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
     """Train and save model + processor + vocabulary.txt + training.json to `out_dir`."""
     torch.manual_seed(config.seed)
@@ -185,14 +209,18 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
     with tempfile.TemporaryDirectory() as workdir:
         tokenizer = build_siglip_tokenizer(Path(workdir))
         processor = build_processor(config, tokenizer)
-        tag_ids = prompt_input_ids(tokenizer, DEMO_TAGS)
-        distractor_ids = prompt_input_ids(tokenizer, DISTRACTOR_WORDS)
         model = build_model(config, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
         model.train()
-        optimizer = torch.optim.AdamW(
-            _parameter_groups(model, config),
-            betas=(0.9, 0.95),
-        )
+        # Tags first, then the distractors: every one is scored on every training image.
+        input_ids = prompt_input_ids(tokenizer, (*DEMO_TAGS, *DISTRACTOR_WORDS))
+        spread = spread_prompts(model, input_ids, config.text_steps, config.text_learning_rate)
+        print(json.dumps({"text_steps": config.text_steps, "mean_squared_cosine": spread}))
+
+        # Stage 2: the image tower (and temperature/bias) against the frozen text tower.
+        model.text_model.requires_grad_(False)
+        with torch.no_grad():
+            text = F.normalize(model.get_text_features(input_ids=input_ids).pooler_output, dim=-1)
+        optimizer = torch.optim.AdamW(_parameter_groups(model, config), betas=(0.9, 0.95))
         warmup = max(1, int(config.warmup_fraction * config.steps))
 
         def schedule(step: int) -> float:
@@ -210,25 +238,17 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
             worker_init_fn=_worker_init if config.workers else None,
             prefetch_factor=2 if config.workers else None,
         )
-        picker = torch.Generator().manual_seed(config.seed)
         history = []
         running = 0.0
         for step, (pixels, targets) in enumerate(loader):
-            chosen = torch.randperm(len(DISTRACTOR_WORDS), generator=picker)
-            chosen = chosen[: config.distractors_per_step]
-            input_ids = torch.cat([tag_ids, distractor_ids[chosen]])
-            full_targets = torch.cat([targets, torch.zeros(len(targets), len(chosen))], dim=1)
-
+            # Distractor columns are all-zero targets.
+            targets = F.pad(targets, (0, len(DISTRACTOR_WORDS)))
             image = F.normalize(model.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
-            text = F.normalize(model.get_text_features(input_ids=input_ids).pooler_output, dim=-1)
             logits = image @ text.T * model.logit_scale.exp() + model.logit_bias
-            weights = torch.where(full_targets > 0, config.positive_weight, 1.0)
-            loss = (
-                F.binary_cross_entropy_with_logits(
-                    logits, full_targets, weight=weights, reduction="sum"
-                )
-                / len(pixels)
-            )
+            weights = torch.where(targets > 0, config.positive_weight, 1.0)
+            loss = F.binary_cross_entropy_with_logits(
+                logits, targets, weight=weights, reduction="sum"
+            ) / len(pixels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
