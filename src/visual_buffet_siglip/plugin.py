@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -102,8 +103,6 @@ class SiglipPlugin(Plugin):
         if custom is not None:
             labels = read_vocabulary_file(custom)
         elif choice.variant == "demo":
-            from pathlib import Path
-
             labels = read_vocabulary_file(Path(choice.source) / "vocabulary.txt")
         else:
             labels = read_vocabulary_file(builtin_vocabulary_path(), what="built-in vocabulary")
