@@ -55,7 +55,7 @@ def test_variant_and_use_v2(variant, use_v2, expected):
 
 def test_every_variant_points_at_a_known_checkpoint():
     for variant in VARIANTS.values():
-        assert variant.is_bundled or variant.model_id in KNOWN_CHECKPOINTS, variant.name
+        assert variant.model_id in KNOWN_CHECKPOINTS, variant.name
     assert set(V2_TWIN.values()) <= set(VARIANTS)
 
 
