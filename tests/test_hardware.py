@@ -8,49 +8,22 @@ import os
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tests.hardware_fakes import cpu_only, gpu, line
 from visual_buffet import hardware
 from visual_buffet.hardware import (
     GB,
     INTERESTING_CPU_FLAGS,
     Accelerator,
-    HardwareInfo,
     detect_hardware,
     parse_nvidia_smi,
     recommendations,
 )
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-def cpu_only(**changes: object) -> HardwareInfo:
-    info = HardwareInfo(
-        os="Linux 6.1 (x86_64)",
-        python="CPython 3.11.7",
-        cpu_model="Intel Xeon",
-        cpu_cores_logical=8,
-        cpu_cores_physical=4,
-        cpu_flags=["avx2"],
-        ram_total_bytes=16 * GB,
-        ram_available_bytes=12 * GB,
-        torch_version="2.6.0",
-        accelerators=[],
-    )
-    return replace(info, **changes)  # type: ignore[arg-type]
-
-
-def gpu(free_gb: float, *, bf16: bool = True, usable: bool = True) -> Accelerator:
-    return Accelerator("cuda", "NVIDIA Test", 80 * GB, int(free_gb * GB), bf16, usable=usable)
-
-
-def line(lines: list[str], prefix: str) -> str:
-    matches = [text for text in lines if text.startswith(prefix)]
-    assert len(matches) == 1, lines
-    return matches[0]
 
 
 def test_detect_here_is_sane() -> None:

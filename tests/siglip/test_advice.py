@@ -8,38 +8,13 @@ from dataclasses import replace
 import pytest
 from typer.testing import CliRunner
 
+from tests.hardware_fakes import cpu_only, gpu, line
 from visual_buffet.cli import app
 from visual_buffet.hardware import GB, Accelerator, HardwareInfo
 from visual_buffet_siglip import SiglipPlugin, advice
 from visual_buffet_siglip.advice import hardware_advice
 from visual_buffet_siglip.runtime import CPU_BATCH_SIZE, Machine, resolve_batch_size
 from visual_buffet_siglip.variants import VARIANTS
-
-
-def cpu_only(**changes: object) -> HardwareInfo:
-    info = HardwareInfo(
-        os="Linux 6.1 (x86_64)",
-        python="CPython 3.11.7",
-        cpu_model="Intel Xeon",
-        cpu_cores_logical=8,
-        cpu_cores_physical=4,
-        cpu_flags=["avx2"],
-        ram_total_bytes=16 * GB,
-        ram_available_bytes=12 * GB,
-        torch_version="2.6.0",
-        accelerators=[],
-    )
-    return replace(info, **changes)  # type: ignore[arg-type]
-
-
-def gpu(free_gb: float, *, bf16: bool = True) -> Accelerator:
-    return Accelerator("cuda", "NVIDIA Test", 80 * GB, int(free_gb * GB), bf16)
-
-
-def line(lines: list[str], prefix: str) -> str:
-    matches = [text for text in lines if text.startswith(prefix)]
-    assert len(matches) == 1, lines
-    return matches[0]
 
 
 @pytest.fixture(autouse=True)
