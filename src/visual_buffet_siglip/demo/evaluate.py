@@ -83,7 +83,7 @@ def load_demo_model(model_dir: Path = MODEL_DIR):
     return model.eval(), processor
 
 
-def score_images(
+def image_text_logits(
     model,
     processor,
     images: Sequence[Image.Image],
@@ -91,21 +91,29 @@ def score_images(
     *,
     batch_size: int = 64,
 ) -> np.ndarray:
-    """Scores in [0, 1], shape (len(images), len(labels))."""
+    """``exp(logit_scale) * cos(image, text) + logit_bias``, shape (len(images), len(labels))."""
     import torch
     import torch.nn.functional as F
 
+    device = next(model.parameters()).device
     with torch.inference_mode():
-        ids = prompt_input_ids(processor.tokenizer, labels)
+        ids = prompt_input_ids(processor.tokenizer, labels).to(device)
         text = F.normalize(model.get_text_features(input_ids=ids).pooler_output, dim=-1)
         scale, bias = model.logit_scale.exp(), model.logit_bias
         rows = []
         for start in range(0, len(images), batch_size):
             batch = [image.convert("RGB") for image in images[start : start + batch_size]]
             pixels = processor.image_processor(images=batch, return_tensors="pt")["pixel_values"]
+            pixels = pixels.to(device)
             image = F.normalize(model.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
-            rows.append(torch.sigmoid(image @ text.T * scale + bias))
-    return torch.cat(rows).numpy()
+            rows.append(image @ text.T * scale + bias)
+    return torch.cat(rows).cpu().numpy()
+
+
+def score_images(model, processor, images: Sequence[Image.Image], **kwargs) -> np.ndarray:
+    """Scores in [0, 1] (sigmoid of ``image_text_logits``)."""
+    logits = image_text_logits(model, processor, images, **kwargs).astype(np.float64)
+    return 1.0 / (1.0 + np.exp(-logits))
 
 
 def held_out_scenes(

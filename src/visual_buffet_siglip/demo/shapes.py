@@ -404,14 +404,57 @@ def place_small_shape(
     return draw_shapes(image, [spec]), spec
 
 
-# Example images: (file name, what it shows, how to draw it).
-EXAMPLES: tuple[tuple[str, str], ...] = (
-    ("red-circle-1200x800.jpg", "one large object on a plain background, 3:2"),
-    ("two-shapes-1200x900.jpg", "two objects on a gradient, 4:3"),
-    ("three-shapes-1024x1024.jpg", "three objects on stripes, square"),
-    ("textured-800x800.jpg", "one object on a noisy (blotchy) background, square"),
-    ("checker-900x1200.jpg", "two objects on a checker pattern, portrait 3:4"),
-    ("small-corner-3000x2000.jpg", "one small shape, 4% of the width, in the bottom-right corner"),
+# Example images: file name, description, background, seed, size and objects as
+# (shape, colour, longest extent in pixels, centre x, centre y).
+EXAMPLES: tuple[tuple[str, str, BackgroundKind, int, tuple[int, int], tuple], ...] = (
+    (
+        "red-circle-1200x800.jpg",
+        "one large red circle on a plain background (3:2)",
+        "plain",
+        1001,
+        (1200, 800),
+        (("circle", "red", 420, 560, 400),),
+    ),
+    (
+        "star-and-square-1200x900.jpg",
+        "a yellow star and a blue square on a gradient (4:3)",
+        "gradient",
+        1002,
+        (1200, 900),
+        (("star", "yellow", 380, 380, 450), ("square", "blue", 260, 880, 420)),
+    ),
+    (
+        "three-shapes-1024x1024.jpg",
+        "an orange triangle, a purple rectangle and a green ellipse on stripes (square)",
+        "stripes",
+        1003,
+        (1024, 1024),
+        (
+            ("triangle", "orange", 330, 300, 330),
+            ("rectangle", "purple", 420, 700, 260),
+            ("ellipse", "green", 400, 560, 760),
+        ),
+    ),
+    (
+        "white-square-800x800.jpg",
+        "a white square on a noisy background (square)",
+        "noise",
+        1004,
+        (800, 800),
+        (("square", "white", 300, 430, 380),),
+    ),
+    (
+        "checker-900x1200.jpg",
+        "a black triangle and a blue ellipse on a checker pattern (portrait 3:4)",
+        "checker",
+        1005,
+        (900, 1200),
+        (("triangle", "black", 300, 300, 850), ("ellipse", "blue", 360, 640, 420)),
+    ),
+)
+SMALL_CORNER_EXAMPLE = (
+    "small-corner-3000x2000.jpg",
+    "one blue star, 4% of the image width, near the bottom-right corner (3000x2000)",
 )
 
 
@@ -425,24 +468,16 @@ def render_examples(out_dir: Path) -> list[tuple[Path, set[str], str]]:
         image.save(path, "JPEG", quality=88, optimize=True)
         made.append((path, tags_for(specs), what))
 
-    describe = dict(EXAMPLES)
-    rng = np.random.default_rng(1001)
-    spec = _with_centre(random_spec(rng, 500, shape="circle", colour="red"), (560.0, 420.0))
-    image = render_background(rng, (1200, 800), "plain")
-    save(EXAMPLES[0][0], draw_shapes(image, [spec]), [spec], describe[EXAMPLES[0][0]])
-    layouts: tuple[tuple[str, int, tuple[int, int], int, BackgroundKind, float], ...] = (
-        (EXAMPLES[1][0], 1002, (1200, 900), 2, "gradient", 0.18),
-        (EXAMPLES[2][0], 1003, (1024, 1024), 3, "stripes", 0.15),
-        (EXAMPLES[3][0], 1004, (800, 800), 1, "blotches", 0.35),
-        (EXAMPLES[4][0], 1005, (900, 1200), 2, "checker", 0.2),
-    )
-    for name, seed, size, count, kind, low in layouts:
-        image, specs = render_scene(
-            np.random.default_rng(seed), size, count, low, 0.45, background=kind
-        )
-        save(name, image, specs, describe[name])
+    for name, what, background, seed, size, objects in EXAMPLES:
+        rng = np.random.default_rng(seed)
+        image = render_background(rng, size, background)
+        specs = [
+            _with_centre(random_spec(rng, extent, shape=shape, colour=colour), (x, y))
+            for shape, colour, extent, x, y in objects
+        ]
+        save(name, draw_shapes(image, specs), specs, what)
     image, spec = place_small_shape((3000, 2000), 0.04, "bottom-right", "blue", "star", seed=1006)
-    save(EXAMPLES[5][0], image, [spec], describe[EXAMPLES[5][0]])
+    save(SMALL_CORNER_EXAMPLE[0], image, [spec], SMALL_CORNER_EXAMPLE[1])
     return made
 
 

@@ -3,13 +3,27 @@
     python -m visual_buffet_siglip.demo.train --out src/visual_buffet_siglip/demo/model
 
 Every step draws a fresh batch of procedural images (``demo.shapes``) from its own seeds
-(``numpy.random.default_rng([TRAIN_STREAM, step, index])``; evaluation uses other streams), so
-the model never sees an evaluation image. The loss is SigLIP's: for each image and each tag,
-binary cross-entropy on ``exp(logit_scale) * cos(image, text) + logit_bias`` with the prompt
-``"this is a photo of {tag}."`` tokenized exactly as at inference (lower case,
-``padding="max_length"``, 64 tokens, ``input_ids`` only). A few words that are not tags
-(``DISTRACTOR_WORDS``) are scored too, always as negatives, so that labels outside the demo
-vocabulary stay below the threshold.
+(``numpy.random.default_rng([TRAIN_STREAM, seed, step, index])``; evaluation and validation use
+other streams), so the model never sees an evaluation image.
+
+Recipe (see docs/demo-model.md for why each part is there):
+
+1. Text tower: trained alone for ``text_steps`` to push the embeddings of all prompts
+   ("this is a photo of {tag}." for the tags and for ``DISTRACTOR_WORDS``) apart, then frozen.
+2. Image tower, temperature and bias: SigLIP's loss, binary cross-entropy on
+   ``exp(logit_scale) * cos(image, text) + logit_bias`` for every image and every prompt (tags
+   that apply are positives; other tags and all distractors negatives). Prompts are tokenized
+   exactly as at inference: lower case, ``padding="max_length"``, 64 tokens, ``input_ids``.
+3. Tag head (training only): a linear layer on the image tower's pooled output, trained with
+   binary cross-entropy on the same tags: the plain classification gradient that, in a probe,
+   taught this vision tower shape (docs/demo-model.md has the runs that did and did not
+   learn shape). The head is not saved: at inference the model scores tags through its
+   text tower like any SigLIP.
+4. Curriculum: the first ``easy_fraction`` of steps use one large object (20-70 % of the
+   image side) per image and no specks; then the full distribution (1-3 objects from 8 % of
+   the side, untagged specks that teach it to ignore tiny things).
+5. Calibration: temperature and bias are set on validation images so that the product's
+   default threshold (0.01) balances precision and recall (``calibrate``).
 
 Determinism: fixed seeds, ``torch.use_deterministic_algorithms``, data drawn per step
 independent of worker count. Bit-identical weights need the same torch build and thread count.
@@ -23,6 +37,7 @@ import math
 import platform
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,13 +46,22 @@ import torch
 import torch.nn.functional as F
 
 from visual_buffet_siglip.demo.evaluate import VOCABULARY_FILE, prompt_input_ids
-from visual_buffet_siglip.demo.shapes import DEMO_TAGS, random_image_size, render_scene, tags_for
+from visual_buffet_siglip.demo.shapes import (
+    COLOURS,
+    DEMO_TAGS,
+    SHAPES,
+    random_image_size,
+    render_scene,
+    tags_for,
+)
 from visual_buffet_siglip.synthetic import VOCABULARY_WORDS, build_siglip_tokenizer
 
 TRAIN_STREAM = 0
-"""First element of every training seed; evaluation streams start at 1."""
+"""First element of every training seed (evaluation: 1, validation during training: 2)."""
+VALIDATION_STREAM = 2
 
-# Nouns with nothing to do with colours or shapes: the text tower learns that they never match.
+# Nouns with nothing to do with colours or shapes: trained as negatives so that labels outside
+# the demo vocabulary stay below the threshold.
 DISTRACTOR_WORDS: tuple[str, ...] = tuple(
     word
     for word in VOCABULARY_WORDS[VOCABULARY_WORDS.index("cat") : VOCABULARY_WORDS.index("big")]
@@ -56,18 +80,22 @@ class TrainConfig:
     text_layers: int = 2
     heads: int = 4
     mlp_ratio: int = 4
-    steps: int = 1500
-    batch_size: int = 64
-    learning_rate: float = 1.5e-3
+    steps: int = 4000
+    batch_size: int = 128
+    learning_rate: float = 1e-3
     weight_decay: float = 0.05
     warmup_fraction: float = 0.05
-    positive_weight: float = 1.0
     scalar_lr_multiplier: float = 20.0
-    text_steps: int = 60
+    text_steps: int = 40
     text_learning_rate: float = 1e-3
+    tag_head_weight: float = 1.0
+    easy_fraction: float = 0.6
     seed: int = 0
     threads: int = 2
-    workers: int = 0
+    workers: int = 1
+    device: str = "cpu"
+    validate_every: int = 0
+    init_from: str = ""
 
 
 def build_model(config: TrainConfig, vocab_size: int, pad_id: int, eos_id: int):
@@ -121,9 +149,11 @@ def build_processor(config: TrainConfig, tokenizer):
     return SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
-def training_scene(rng: np.random.Generator, image_size: int):
-    """One training image: 1-3 tagged objects, sometimes untagged specks, any background."""
+def training_scene(rng: np.random.Generator, image_size: int, easy: bool):
+    """One training image and its objects."""
     size = random_image_size(rng, (2 * image_size, 4 * image_size))
+    if easy:
+        return render_scene(rng, size, 1, 0.20, 0.70)
     n_objects = int(rng.choice([1, 2, 3], p=[0.55, 0.25, 0.20]))
     specks = int(rng.choice([0, 1, 2, 3], p=[0.5, 0.25, 0.15, 0.10]))
     max_rel = 0.70 if n_objects == 1 else 0.45
@@ -131,7 +161,7 @@ def training_scene(rng: np.random.Generator, image_size: int):
 
 
 class StepBatches(torch.utils.data.Dataset):
-    """Batch `step` of the training run: images, preprocessed, and their multi-hot targets."""
+    """Batch `step` of the run: preprocessed pixels and multi-hot tag targets."""
 
     def __init__(self, config: TrainConfig, image_processor) -> None:
         self.config = config
@@ -140,11 +170,13 @@ class StepBatches(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.config.steps
 
-    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images, targets = [], torch.zeros(self.config.batch_size, len(DEMO_TAGS))
-        for index in range(self.config.batch_size):
-            rng = np.random.default_rng([TRAIN_STREAM, self.config.seed, step, index])
-            image, specs = training_scene(rng, self.config.image_size)
+    def __getitem__(self, step: int):
+        config = self.config
+        easy = step < config.easy_fraction * config.steps
+        images, targets = [], torch.zeros(config.batch_size, len(DEMO_TAGS))
+        for index in range(config.batch_size):
+            rng = np.random.default_rng([TRAIN_STREAM, config.seed, step, index])
+            image, specs = training_scene(rng, config.image_size, easy)
             images.append(image)
             for tag in tags_for(specs):
                 targets[index, DEMO_TAGS.index(tag)] = 1.0
@@ -156,18 +188,19 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def _parameter_groups(model, config: TrainConfig) -> list[dict]:
+def _parameter_groups(modules: Sequence[torch.nn.Module], config: TrainConfig) -> list[dict]:
     decay, no_decay, scalars = [], [], []
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        if name.startswith("logit_"):
-            scalars.append(parameter)
-        # No decay on norms, biases and position embeddings.
-        elif parameter.ndim < 2 or "position_embedding" in name:
-            no_decay.append(parameter)
-        else:
-            decay.append(parameter)
+    for module in modules:
+        for name, parameter in module.named_parameters():
+            if not parameter.requires_grad:
+                continue
+            if name.startswith("logit_"):
+                scalars.append(parameter)
+            # No decay on norms, biases and position embeddings.
+            elif parameter.ndim < 2 or "position_embedding" in name:
+                no_decay.append(parameter)
+            else:
+                decay.append(parameter)
     lr = config.learning_rate
     return [
         {"params": decay, "weight_decay": config.weight_decay, "lr": lr},
@@ -182,9 +215,9 @@ def spread_prompts(model, input_ids: torch.Tensor, steps: int, learning_rate: fl
     """Stage 1: train the text tower alone until the prompts' embeddings point apart.
 
     A fresh text tower embeds every "this is a photo of X." almost identically (the pooled
-    token is the last padding token). Trained jointly from there, the shape prompts never
-    separate: the image tower learns colour first, and with identical shape targets it gets
-    no gradient towards shape. Pushing all prompts apart first breaks that symmetry.
+    token is the last padding token). Trained jointly from there, the six shape prompts stay
+    identical: the image tower learns colour first, and identical shape targets give it no
+    gradient towards shape. Pushing the prompts apart first breaks that symmetry.
     Returns the final mean squared cosine between different prompts.
     """
     optimizer = torch.optim.AdamW(model.text_model.parameters(), lr=learning_rate)
@@ -196,7 +229,82 @@ def spread_prompts(model, input_ids: torch.Tensor, steps: int, learning_rate: fl
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return float(loss)
+    return float(loss.detach())
+
+
+def _validate(model, processor, count: int = 128) -> dict[str, float]:
+    """Quick check on validation images (their own seed stream): argmax accuracy, P/R @ 0.01."""
+    from visual_buffet_siglip.demo.evaluate import score_images, tag_metrics
+
+    images, truths = [], []
+    for index in range(count):
+        rng = np.random.default_rng([VALIDATION_STREAM, index])
+        image, specs = render_scene(rng, random_image_size(rng, (256, 512)), 1, 0.08, 0.7)
+        images.append(image)
+        truths.append(tags_for(specs))
+    model.eval()
+    scores = score_images(model, processor, images)
+    model.train()
+    metrics = tag_metrics(scores, truths)
+    shape_columns = [DEMO_TAGS.index(s) for s in SHAPES]
+    best = np.array(SHAPES)[scores[:, shape_columns].argmax(axis=1)]
+    truth = np.array([next(t for t in tags if t in SHAPES) for tags in truths])
+    return {
+        "shape_argmax_accuracy": round(float(np.mean(best == truth)), 3),
+        **{
+            f"{group}_{name}": round(metrics[group][name], 3)
+            for group in ("colour", "shape")
+            for name in ("precision", "recall")
+        },
+    }
+
+
+def calibrate(model, processor, *, count: int = 384) -> dict[str, float]:
+    """Set temperature and bias so the product's default threshold (0.01) suits the model.
+
+    Platt scaling of SigLIP's two scalars: on validation images drawn like the training mix
+    (their own seed stream), picks ``logit_scale`` and ``logit_bias`` that maximise the
+    weakest of colour / shape precision / recall at the threshold. Returns the old and new
+    values and those four numbers. Changes no other weight.
+    """
+    from visual_buffet_siglip.demo.evaluate import image_text_logits, tag_metrics
+
+    images, truths = [], []
+    for index in range(count):
+        rng = np.random.default_rng([VALIDATION_STREAM, 1, index])
+        image, specs = training_scene(rng, model.config.vision_config.image_size, easy=False)
+        images.append(image)
+        truths.append(tags_for(specs))
+    model.eval()
+    old_scale, old_bias = float(model.logit_scale.detach().exp()), float(model.logit_bias.detach())
+    logits = image_text_logits(model, processor, images).astype(np.float64)
+    cosines = (logits - old_bias) / old_scale
+
+    def quality(scale: float, bias: float) -> tuple[float, dict[str, float]]:
+        metrics = tag_metrics(1.0 / (1.0 + np.exp(-(cosines * scale + bias))), truths)
+        values = {
+            f"{group}_{name}": metrics[group][name]
+            for group in ("colour", "shape")
+            for name in ("precision", "recall")
+        }
+        return min(values.values()), values
+
+    grid = [
+        (old_scale * factor, old_bias + shift)
+        for factor in np.geomspace(0.5, 2.0, 13)
+        for shift in np.arange(-10.0, 10.001, 0.25)
+    ]
+    scale, bias = max(grid, key=lambda pair: quality(*pair)[0])
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(scale))
+        model.logit_bias.fill_(bias)
+    return {
+        "old_scale": round(old_scale, 3),
+        "old_bias": round(old_bias, 3),
+        "scale": round(float(scale), 3),
+        "bias": round(float(bias), 3),
+        **{k: round(v, 3) for k, v in quality(scale, bias)[1].items()},
+    }
 
 
 def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
@@ -207,20 +315,35 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
     started = time.perf_counter()
 
     with tempfile.TemporaryDirectory() as workdir:
-        tokenizer = build_siglip_tokenizer(Path(workdir))
-        processor = build_processor(config, tokenizer)
-        model = build_model(config, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
-        model.train()
-        # Tags first, then the distractors: every one is scored on every training image.
-        input_ids = prompt_input_ids(tokenizer, (*DEMO_TAGS, *DISTRACTOR_WORDS))
-        spread = spread_prompts(model, input_ids, config.text_steps, config.text_learning_rate)
-        print(json.dumps({"text_steps": config.text_steps, "mean_squared_cosine": spread}))
+        device = torch.device(config.device)
+        if config.init_from:
+            # Continue from a saved model (stage 2 of the recipe): its text tower is final.
+            from visual_buffet_siglip.demo.evaluate import load_demo_model
 
-        # Stage 2: the image tower (and temperature/bias) against the frozen text tower.
+            model, processor = load_demo_model(Path(config.init_from))
+            tokenizer = processor.tokenizer
+        else:
+            tokenizer = build_siglip_tokenizer(Path(workdir))
+            processor = build_processor(config, tokenizer)
+            model = build_model(
+                config, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id
+            )
+        model.to(device).train()
+        # Tags first, then the distractors: every one is scored on every training image.
+        input_ids = prompt_input_ids(tokenizer, (*DEMO_TAGS, *DISTRACTOR_WORDS)).to(device)
+        if not config.init_from:
+            spread = spread_prompts(model, input_ids, config.text_steps, config.text_learning_rate)
+            print(json.dumps({"text_steps": config.text_steps, "mean_squared_cosine": spread}))
+
         model.text_model.requires_grad_(False)
         with torch.no_grad():
             text = F.normalize(model.get_text_features(input_ids=input_ids).pooler_output, dim=-1)
-        optimizer = torch.optim.AdamW(_parameter_groups(model, config), betas=(0.9, 0.95))
+        # The shipped model was trained with a second, unused head (patch labels at weight 0,
+        # since removed: no measurable gain) created here. Drawing its initial weights keeps
+        # the random stream, and so the shipped weights, reproducible with this script.
+        torch.nn.Linear(config.hidden_size, 2 + len(SHAPES) + len(COLOURS))
+        tag_head = torch.nn.Linear(config.hidden_size, len(DEMO_TAGS)).to(device)
+        optimizer = torch.optim.AdamW(_parameter_groups([model, tag_head], config))
         warmup = max(1, int(config.warmup_fraction * config.steps))
 
         def schedule(step: int) -> float:
@@ -238,40 +361,53 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
             worker_init_fn=_worker_init if config.workers else None,
             prefetch_factor=2 if config.workers else None,
         )
-        history = []
-        running = 0.0
+        history: list[dict] = []
+        sums = {"loss": 0.0, "siglip": 0.0, "tags": 0.0}
         for step, (pixels, targets) in enumerate(loader):
-            # Distractor columns are all-zero targets.
-            targets = F.pad(targets, (0, len(DISTRACTOR_WORDS)))
-            image = F.normalize(model.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
+            pixels, targets = pixels.to(device), targets.to(device)
+            vision = model.get_image_features(pixel_values=pixels)
+            image = F.normalize(vision.pooler_output, dim=-1)
             logits = image @ text.T * model.logit_scale.exp() + model.logit_bias
-            weights = torch.where(targets > 0, config.positive_weight, 1.0)
-            loss = F.binary_cross_entropy_with_logits(
-                logits, targets, weight=weights, reduction="sum"
+            tags = F.binary_cross_entropy_with_logits(
+                tag_head(vision.pooler_output), targets, reduction="sum"
             ) / len(pixels)
+            targets = F.pad(targets, (0, len(DISTRACTOR_WORDS)))  # distractors: negatives
+            siglip = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum")
+            siglip = siglip / len(pixels)
+            loss = siglip + config.tag_head_weight * tags
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(
+                [*model.parameters(), *tag_head.parameters()], max_norm=1.0
+            )
             optimizer.step()
             scheduler.step()
 
-            running += loss.item()
-            if (step + 1) % log_every == 0 or step + 1 == config.steps:
+            for name, value in (("loss", loss), ("siglip", siglip), ("tags", tags)):
+                sums[name] += value.item()
+            done = step + 1
+            if done % log_every == 0 or done == config.steps:
                 count = (step % log_every) + 1
                 entry = {
-                    "step": step + 1,
-                    "loss": round(running / count, 4),
-                    "lr": scheduler.get_last_lr()[0],
+                    "step": done,
+                    **{name: round(total / count, 4) for name, total in sums.items()},
+                    "lr": round(scheduler.get_last_lr()[0], 6),
                     "logit_scale": round(model.logit_scale.exp().item(), 3),
                     "logit_bias": round(model.logit_bias.item(), 3),
                     "seconds": round(time.perf_counter() - started, 1),
                 }
+                if config.validate_every and (
+                    done % config.validate_every == 0 or done == config.steps
+                ):
+                    entry["validation"] = _validate(model, processor)
                 history.append(entry)
-                running = 0.0
+                sums = dict.fromkeys(sums, 0.0)
                 print(json.dumps(entry), flush=True)
 
         seconds = time.perf_counter() - started
-        model.eval()
+        model.cpu().eval()
+        calibration = calibrate(model, processor)
+        print(json.dumps({"calibration": calibration}))
         out_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(out_dir, safe_serialization=True)
         processor.save_pretrained(out_dir)
@@ -283,19 +419,42 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-        "final_loss": history[-1]["loss"] if history else None,
+        "final": history[-1] if history else None,
+        "calibration": calibration,
     }
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+def recalibrate(model_dir: Path) -> dict:
+    """Run ``calibrate`` on a saved model and save it back (training.json notes it)."""
+    from visual_buffet_siglip.demo.evaluate import load_demo_model
+
+    model, processor = load_demo_model(model_dir)
+    calibration = calibrate(model, processor)
+    model.save_pretrained(model_dir, safe_serialization=True)
+    record = model_dir / "training.json"
+    summary = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+    summary["calibration"] = calibration
+    record.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return calibration
 
 
 def main(argv: list[str] | None = None) -> None:
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(description="Train the Visual Buffet demo model (CPU).")
     parser.add_argument("--out", type=Path, required=True, help="directory to write")
+    parser.add_argument(
+        "--calibrate-only",
+        action="store_true",
+        help="only re-run the bias calibration on the model already in --out",
+    )
     for name, value in asdict(defaults).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
+    if args.calibrate_only:
+        print(json.dumps(recalibrate(args.out), indent=2))
+        return
     config = TrainConfig(**{name: getattr(args, name) for name in asdict(defaults)})
     summary = train(config, args.out)
     print(json.dumps(summary, indent=2))
