@@ -166,3 +166,62 @@ def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
     plugin.load()
     (result,) = plugin.tag([plugin.prepare(load_image(tmp_path / "shape.png"))])
     assert {t.label for t in result.tags} == set(DEMO_TAGS)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from visual_buffet_siglip.demo.evaluate import MODEL_DIR, load_demo_model
+
+    assert (MODEL_DIR / "model.safetensors").is_file(), f"the demo model is missing: {MODEL_DIR}"
+    return load_demo_model(MODEL_DIR)
+
+
+def test_shipped_checkpoint_is_a_small_offline_siglip(demo):
+    from visual_buffet_siglip.demo.evaluate import MODEL_DIR, VOCABULARY_FILE
+
+    model, processor = demo
+    assert type(model).__name__ == "SiglipModel"
+    assert type(processor.tokenizer).__name__ == "SiglipTokenizer"
+    assert processor.tokenizer.model_input_names == ["input_ids"]
+    auto = transformers.AutoModel.from_pretrained(MODEL_DIR, local_files_only=True)
+    assert type(auto).__name__ == "SiglipModel"
+    vocabulary = (MODEL_DIR / VOCABULARY_FILE).read_text(encoding="utf-8").split()
+    assert tuple(vocabulary) == DEMO_TAGS
+    assert sum(f.stat().st_size for f in MODEL_DIR.iterdir()) < 12_000_000
+
+
+def test_shipped_checkpoint_scores_match_the_joint_forward(demo):
+    """The recipe (lowercase template, 64-token padding, sigmoid) is what the model computes."""
+    from visual_buffet_siglip.demo.evaluate import prompt_input_ids, score_images
+
+    model, processor = demo
+    image, _ = _scene(11, size=(200, 150), n_objects=2)
+    scores = score_images(model, processor, [image])
+    inputs = processor(
+        text=[f"this is a photo of {tag}." for tag in DEMO_TAGS],
+        images=[image],
+        padding="max_length",
+        max_length=64,
+        return_tensors="pt",
+    )
+    assert torch.equal(inputs["input_ids"], prompt_input_ids(processor.tokenizer, DEMO_TAGS))
+    with torch.inference_mode():
+        joint = torch.sigmoid(model(**inputs).logits_per_image).numpy()
+    np.testing.assert_allclose(scores, joint, atol=1e-5)
+
+
+def test_committed_example_images_are_what_the_generator_draws(tmp_path):
+    from pathlib import Path
+
+    from PIL import Image
+
+    committed = Path(__file__).resolve().parents[1] / "examples" / "images"
+    made = shapes.render_examples(tmp_path)
+    assert {p.name for p, _, _ in made} == {p.name for p in committed.glob("*.jpg")}
+    readme = (committed / "README.md").read_text(encoding="utf-8")
+    for path, tags, _ in made:
+        fresh = np.asarray(Image.open(path), dtype=np.int16)
+        kept = np.asarray(Image.open(committed / path.name), dtype=np.int16)
+        assert fresh.shape == kept.shape
+        assert np.abs(fresh - kept).mean() < 1.0, path.name  # JPEG codec versions may differ
+        assert f"`{path.name}`" in readme and ", ".join(sorted(tags)) in readme

@@ -79,7 +79,7 @@ def hardware_advice(hardware: HardwareInfo) -> list[str]:
         listed = f"{variant.name} (~{_gb(size)})"
         if fits(size, budget):
             fitting.append(listed)
-        else:
+        elif not variant.is_bundled:  # the demo model is tiny: never worth calling too big
             too_big.append(listed)
     if fitting:
         lines.append(f"Variants that fit in {_gb(budget)} {where} at {dtype}: {', '.join(fitting)}")
@@ -142,4 +142,6 @@ def _memory_budget(hardware: HardwareInfo, machine: Machine) -> tuple[int, str]:
 
 
 def _gb(size: int) -> str:
+    if size < 0.1 * GB:  # the demo model: "0.0 GB" would read as nothing
+        return f"{size / 10**6:.0f} MB"
     return f"{size / GB:.1f} GB"

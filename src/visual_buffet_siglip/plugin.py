@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -97,10 +98,12 @@ class SiglipPlugin(Plugin):
         return resolve_model(s["variant"], s["use_v2"], s["model"])
 
     def labels(self, choice: ModelChoice) -> list[str]:
-        """Normalised labels to score: the custom file, else the built-in list."""
+        """Normalised labels to score: custom file, the demo's own, or the built-in list."""
         custom = self.settings["custom_vocabulary"]
         if custom is not None:
             labels = read_vocabulary_file(custom)
+        elif choice.variant == "demo":
+            labels = read_vocabulary_file(Path(choice.source) / "vocabulary.txt")
         else:
             labels = read_vocabulary_file(builtin_vocabulary_path(), what="built-in vocabulary")
         return labels[: self.settings["max_candidates"]]

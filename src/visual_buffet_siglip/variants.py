@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from visual_buffet.plugin_api import PluginError
@@ -18,6 +19,10 @@ class Variant:
     family: str  # "SigLIP" or "SigLIP 2"
     params_m: int
     note: str = ""
+
+    @property
+    def is_bundled(self) -> bool:
+        return self.model_id.startswith("bundled:")
 
 
 VARIANTS: dict[str, Variant] = {
@@ -56,6 +61,13 @@ VARIANTS: dict[str, Variant] = {
             "keeps the aspect ratio; max_num_patches sets the resolution",
         ),
         Variant("v2-giant", "google/siglip2-giant-opt-patch16-384", "SigLIP 2", 1871),
+        Variant(
+            "demo",
+            "bundled:demo",
+            "SigLIP (tiny, trained on shapes)",
+            2,
+            "ships with the package, works offline; knows only colours and shapes",
+        ),
     )
 }
 """Variant name -> model. ``docs/siglip.md`` is tested against this table."""
@@ -95,6 +107,11 @@ KNOWN_CHECKPOINTS: tuple[str, ...] = (
 """Google's published SigLIP / SigLIP 2 checkpoints. Other ``google/siglip*`` names are typos."""
 
 
+def demo_model_dir() -> Path:
+    """The trained demo checkpoint that ships inside the package."""
+    return Path(str(resources.files("visual_buffet_siglip") / "demo" / "model"))
+
+
 @dataclass(frozen=True)
 class ModelChoice:
     """What the settings resolve to: a Hub id or a local folder, and the variant name if any."""
@@ -131,4 +148,7 @@ def resolve_model(variant: str, use_v2: bool, model: str | None) -> ModelChoice:
             )
         return ModelChoice(model, None, False)
     name = V2_TWIN.get(variant, variant) if use_v2 else variant
-    return ModelChoice(VARIANTS[name].model_id, name, False)
+    chosen = VARIANTS[name]
+    if chosen.is_bundled:
+        return ModelChoice(str(demo_model_dir()), name, True)
+    return ModelChoice(chosen.model_id, name, False)

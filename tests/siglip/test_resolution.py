@@ -17,6 +17,7 @@ from visual_buffet_siglip.variants import (
     KNOWN_CHECKPOINTS,
     V2_TWIN,
     VARIANTS,
+    demo_model_dir,
     resolve_model,
 )
 
@@ -55,8 +56,13 @@ def test_variant_and_use_v2(variant, use_v2, expected):
 
 def test_every_variant_points_at_a_known_checkpoint():
     for variant in VARIANTS.values():
-        assert variant.model_id in KNOWN_CHECKPOINTS, variant.name
+        assert variant.is_bundled or variant.model_id in KNOWN_CHECKPOINTS, variant.name
     assert set(V2_TWIN.values()) <= set(VARIANTS)
+
+
+def test_demo_variant_is_the_bundled_folder():
+    choice = resolve_model("demo", False, None)
+    assert choice.is_local and choice.source == str(demo_model_dir())
 
 
 @pytest.mark.parametrize(

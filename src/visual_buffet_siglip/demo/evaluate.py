@@ -55,6 +55,7 @@ HELD_OUT_SETS: dict[str, HeldOutSet] = {
     s.name: s
     for s in (
         HeldOutSet("single", 1, (1,), (0.08, 0.70), description="1 object, 8-70% of the side"),
+        HeldOutSet("single-large", 5, (1,), (0.20, 0.70), description="1 object, 20-70%"),
         HeldOutSet("multi", 2, (2, 3), (0.08, 0.45), description="2-3 objects, 8-45%"),
         HeldOutSet("size-10", 3, (1,), (0.10, 0.10), True, "1 object, 10%, square image"),
         HeldOutSet("size-04", 4, (1,), (0.04, 0.04), True, "1 object, 4%, square image"),
@@ -83,7 +84,7 @@ def load_demo_model(model_dir: Path = MODEL_DIR):
     return model.eval(), processor
 
 
-def image_text_logits(
+def image_text_cosines(
     model,
     processor,
     images: Sequence[Image.Image],
@@ -91,7 +92,7 @@ def image_text_logits(
     *,
     batch_size: int = 64,
 ) -> np.ndarray:
-    """``exp(logit_scale) * cos(image, text) + logit_bias``, shape (len(images), len(labels))."""
+    """``cos(image, text)`` of every image and label prompt, shape (len(images), len(labels))."""
     import torch
     import torch.nn.functional as F
 
@@ -99,21 +100,21 @@ def image_text_logits(
     with torch.inference_mode():
         ids = prompt_input_ids(processor.tokenizer, labels).to(device)
         text = F.normalize(model.get_text_features(input_ids=ids).pooler_output, dim=-1)
-        scale, bias = model.logit_scale.exp(), model.logit_bias
         rows = []
         for start in range(0, len(images), batch_size):
             batch = [image.convert("RGB") for image in images[start : start + batch_size]]
             pixels = processor.image_processor(images=batch, return_tensors="pt")["pixel_values"]
             pixels = pixels.to(device)
             image = F.normalize(model.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
-            rows.append(image @ text.T * scale + bias)
+            rows.append(image @ text.T)
     return torch.cat(rows).cpu().numpy()
 
 
 def score_images(model, processor, images: Sequence[Image.Image], **kwargs) -> np.ndarray:
-    """Scores in [0, 1] (sigmoid of ``image_text_logits``)."""
-    logits = image_text_logits(model, processor, images, **kwargs).astype(np.float64)
-    return 1.0 / (1.0 + np.exp(-logits))
+    """Scores in [0, 1]: ``sigmoid(exp(logit_scale) * cos(image, text) + logit_bias)``."""
+    cosines = image_text_cosines(model, processor, images, **kwargs).astype(np.float64)
+    scale, bias = float(model.logit_scale.detach().exp()), float(model.logit_bias.detach())
+    return 1.0 / (1.0 + np.exp(-(cosines * scale + bias)))
 
 
 def held_out_scenes(
