@@ -126,33 +126,25 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 
-def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
-    """A two-step run: the script, its output format and the plugin agree (no accuracy here)."""
+def _train(*args: object) -> None:
+    """Run the training script in its own process (it sets torch's global state)."""
     import subprocess
     import sys
 
+    command = [sys.executable, "-m", "visual_buffet_siglip.demo.train", *map(str, args)]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+
+
+TINY_RUN = ("--steps", 2, "--text-steps", 2, "--batch-size", 4)
+
+
+def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
+    """A two-step run: the script, its output format and the plugin agree (no accuracy here)."""
     from visual_buffet.images import load_image
     from visual_buffet_siglip import SiglipPlugin
 
     out = tmp_path / "model"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "visual_buffet_siglip.demo.train",
-            "--out",
-            str(out),
-            "--steps",
-            "2",
-            "--text-steps",
-            "2",
-            "--batch-size",
-            "4",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    _train("--out", out, *TINY_RUN)
     image, _ = render_scene(np.random.default_rng([5, 0]), (96, 96), n_objects=1)
     image.save(tmp_path / "shape.png")
     plugin = SiglipPlugin(
@@ -166,6 +158,35 @@ def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
     plugin.load()
     (result,) = plugin.tag([plugin.prepare(load_image(tmp_path / "shape.png"))])
     assert {t.label for t in result.tags} == set(DEMO_TAGS)
+
+
+def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_path):
+    """Stage 1 (--no-calibrate), stage 2 (--init-from), then --calibrate-only on its output."""
+    import json
+
+    from visual_buffet_siglip.demo.evaluate import load_demo_model, prompt_input_ids
+
+    first, second = tmp_path / "stage1", tmp_path / "stage2"
+    _train("--out", first, *TINY_RUN, "--no-calibrate")
+    assert json.loads((first / "training.json").read_text())["calibration"] is None
+    _train("--out", second, "--init-from", first, *TINY_RUN)
+
+    (model_1, processor), (model_2, _) = load_demo_model(first), load_demo_model(second)
+    ids = prompt_input_ids(processor.tokenizer, DEMO_TAGS)
+    with torch.inference_mode():
+        text_1 = model_1.get_text_features(input_ids=ids).pooler_output
+        text_2 = model_2.get_text_features(input_ids=ids).pooler_output
+    assert torch.equal(text_1, text_2)  # frozen in stage 2
+    calibration = json.loads((second / "training.json").read_text())["calibration"]
+    scale, bias = model_2.logit_scale.detach().exp(), model_2.logit_bias.detach()
+    assert float(scale) == pytest.approx(calibration["scale"], rel=1e-3)
+    assert float(bias) == pytest.approx(calibration["bias"], abs=1e-3)
+
+    # Calibration reads only the towers' cosines: re-running it on the calibrated model
+    # (other starting temperature and bias) picks the same values.
+    _train("--out", second, "--calibrate-only")
+    again = json.loads((second / "training.json").read_text())["calibration"]
+    assert (again["scale"], again["bias"]) == (calibration["scale"], calibration["bias"])
 
 
 @pytest.fixture(scope="module")

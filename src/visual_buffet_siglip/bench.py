@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from visual_buffet_siglip.variants import demo_model_dir
 from visual_buffet_siglip.views import QUALITY_LEVELS, plan_views
 from visual_buffet_siglip.vocabulary import TEMPLATE
 
@@ -747,7 +748,7 @@ class Bench:
         """
         a = self.args
         env = self.env_for(cache)
-        side = input_side(folder if folder is not None else _demo_dir())
+        side = input_side(folder if folder is not None else demo_model_dir())
         if warm is None:
             one = photo_copies(self.work / "photos-one", self.big[:1], 1)
             self.log(f"{name}: one photo (fills the text cache), then one photo warm")
@@ -855,12 +856,6 @@ class Bench:
             "peak_rss": tagged.peak_rss,
             "weight_bytes": weights,
         }
-
-
-def _demo_dir() -> Path:
-    from visual_buffet_siglip.variants import demo_model_dir
-
-    return demo_model_dir()
 
 
 def render(
@@ -1026,7 +1021,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.prepare_inputs()
         first, *others = args.sizes
         bench.target_rows(first)
-        demo = _demo_dir()
+        demo = demo_model_dir()
         if args.quick_run:
             bench.quality_rows.append({"model": "demo", "skipped": "not run by --quick-run"})
         elif (demo / "config.json").is_file():

@@ -11,18 +11,13 @@ from typer.testing import CliRunner
 from visual_buffet.cli import app
 from visual_buffet_siglip.demo.shapes import (
     COLOURS,
-    EXAMPLES,
     SHAPES,
-    SMALL_CORNER_EXAMPLE,
-    place_small_shape,
     random_image_size,
+    render_examples,
     render_scene,
+    small_corner_example,
 )
 
-EXAMPLE_TAGS = {
-    name: {tag for shape, colour, *_ in objects for tag in (shape, colour)}
-    for name, _, _, _, _, objects in EXAMPLES
-} | {SMALL_CORNER_EXAMPLE[0]: {"blue", "star"}}
 HELD_OUT_STREAM = 7  # training draws from stream 0, demo/evaluate.py from 1-2: never seen
 
 
@@ -78,7 +73,7 @@ def test_small_corner_shape_needs_the_window_passes(tmp_path):
     standard: a 2048 px window shows it at 6 px: its colour is tagged, from that window.
     max: a native-size window shows it at 12 px: the shape is named too.
     """
-    image, spec = place_small_shape((3000, 2000), 0.04, "bottom-right", "blue", "star", seed=1006)
+    image, spec = small_corner_example()
     path = tmp_path / "small.jpg"
     image.save(path, quality=92)
 
@@ -94,12 +89,13 @@ def test_small_corner_shape_needs_the_window_passes(tmp_path):
         _found_in_window_holding(best[label], "original", spec.centre)
 
 
-def test_readme_command_tags_the_example_images():
+def test_readme_command_tags_the_example_images(tmp_path):
     """`visual-buffet tag examples/images --plugin siglip --variant demo`: every colour."""
+    truth = {path.name: tags for path, tags, _ in render_examples(tmp_path)}
     examples = Path(__file__).resolve().parents[2] / "examples" / "images"
     for record in tag(examples):
         name = Path(record["file"]).name
-        expected = EXAMPLE_TAGS[name]
+        expected = truth[name]
         found = {t["label"] for t in record["tags"]}
         assert expected & set(COLOURS) <= found, (name, found)
         assert found & set(COLOURS) <= expected, (name, found)  # no wrong colour

@@ -458,6 +458,11 @@ SMALL_CORNER_EXAMPLE = (
 )
 
 
+def small_corner_example() -> tuple[Image.Image, ShapeSpec]:
+    """The README's small-corner example (also the quality-pass test's image) and its star."""
+    return place_small_shape((3000, 2000), 0.04, "bottom-right", "blue", "star", seed=1006)
+
+
 def render_examples(out_dir: Path) -> list[tuple[Path, set[str], str]]:
     """Write the example JPEGs; returns (path, tags, description) for each."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -476,7 +481,7 @@ def render_examples(out_dir: Path) -> list[tuple[Path, set[str], str]]:
             for shape, colour, extent, x, y in objects
         ]
         save(name, draw_shapes(image, specs), specs, what)
-    image, spec = place_small_shape((3000, 2000), 0.04, "bottom-right", "blue", "star", seed=1006)
+    image, spec = small_corner_example()
     save(SMALL_CORNER_EXAMPLE[0], image, [spec], SMALL_CORNER_EXAMPLE[1])
     return made
 
