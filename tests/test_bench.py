@@ -17,8 +17,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-TARGET_ROWS = ("1", "3", "4b", "5b", "6a", "6b")
-ALL_ROWS = ("1", "2", "3", "4a", "4b", "5a", "5b", "6a", "6b")
+TARGET_ROWS = ("1", "1x", "3", "4b", "5b", "5x", "6a", "6b")
+ALL_ROWS = ("1", "1x", "2", "3", "4a", "4b", "5a", "5b", "5x", "6a", "6b")
 
 
 def _table_rows(markdown: str) -> dict[str, list[str]]:

@@ -24,6 +24,7 @@ from visual_buffet.images import (
     load_image,
     to_rgb,
 )
+from visual_buffet.previews import jpeg_with_preview
 
 RED = (255, 0, 0)
 WHITE = (255, 255, 255)
@@ -209,6 +210,7 @@ def test_mpo_first_picture_with_draft(tmp_path: Path) -> None:
     loaded = load_image(path, max_side=300)
     assert loaded.image.size == (300, 200)
     assert loaded.original_size == (1200, 800)
+    assert loaded.preview_size is None  # Pillow types frame 1 "Undefined": not a preview
     assert close_to(pixel(loaded, (10, 10)), RED, 4)
 
 
@@ -286,6 +288,90 @@ def test_bad_arguments_are_bugs_not_user_errors(tmp_path: Path) -> None:
         load_image(path, max_side=0)
     with pytest.raises(ValueError):
         load_image(path, max_pixels=-1)
+
+
+# --- camera previews (MPF Large Thumbnail) ----------------------------------------------
+
+BLUE = (0, 0, 255)
+
+
+def camera_photo() -> Image.Image:
+    """2400x1600, blue, a red square in the stored top-left corner."""
+    img = Image.new("RGB", (2400, 1600), BLUE)
+    img.paste(RED, (0, 0, 400, 400))
+    return img
+
+
+def camera_jpeg(path: Path, data: bytes | None = None, **options: object) -> Path:
+    path.write_bytes(data if data is not None else jpeg_with_preview(camera_photo(), **options))
+    return path
+
+
+def test_preview_is_decoded_when_large_enough(tmp_path: Path) -> None:
+    path = camera_jpeg(tmp_path / "camera.jpg", preview_side=600)  # preview 900x600
+    loaded = load_image(path, max_side=300)
+    assert loaded.preview_size == (900, 600)
+    assert loaded.original_size == (2400, 1600)
+    assert loaded.image.size == (450, 300)  # the preview at 1/2 scale (the main: 300x200)
+    assert close_to(pixel(loaded, (20, 20)), RED, 8)
+    assert close_to(pixel(loaded, (400, 250)), BLUE, 8)
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"max_side": 1000}, "preview smaller than needed"),
+        ({"max_side": 300, "use_preview": False}, "previews turned off"),
+        ({}, "full size wanted"),
+    ],
+)
+def test_main_image_is_decoded_when_the_preview_will_not_do(
+    tmp_path: Path, options: dict[str, object], why: str
+) -> None:
+    path = camera_jpeg(tmp_path / "camera.jpg", preview_side=600)
+    loaded = load_image(path, **options)  # type: ignore[arg-type]
+    assert loaded.preview_size is None, why
+    assert loaded.original_size == (2400, 1600)
+    assert max(loaded.image.size) in (300, 1200, 2400)  # main at 1/8, 1/2, full
+
+
+def test_preview_takes_the_main_image_orientation(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    path = camera_jpeg(tmp_path / "turned.jpg", preview_side=600, exif=exif)
+    loaded = load_image(path, max_side=300)
+    assert loaded.preview_size == (600, 900)
+    assert loaded.original_size == (1600, 2400)
+    assert loaded.image.size == (300, 450)
+    assert close_to(pixel(loaded, (280, 20)), RED, 8)  # stored top-left is now top-right
+    assert close_to(pixel(loaded, (20, 20)), BLUE, 8)
+    main = load_image(path, max_side=300, use_preview=False)
+    assert close_to(pixel(main, (180, 10)), RED, 8)
+    assert close_to(pixel(main, (10, 10)), BLUE, 8)
+
+
+def test_preview_of_another_shape_is_not_used(tmp_path: Path) -> None:
+    """A preview left over from before a crop shows another picture: the main image wins."""
+    stale = Image.new("RGB", (800, 600), (0, 255, 0))  # 4:3 against the photo's 3:2
+    path = camera_jpeg(tmp_path / "cropped.jpg", preview=stale)
+    loaded = load_image(path, max_side=300)
+    assert loaded.preview_size is None
+    assert close_to(pixel(loaded, (10, 10)), RED, 8)
+
+
+@pytest.mark.parametrize("damage", ["cut before the preview", "preview cut short", "garbage"])
+def test_broken_preview_falls_back_to_the_main_image(tmp_path: Path, damage: str) -> None:
+    data = jpeg_with_preview(camera_photo(), preview_side=600)
+    main_end = data.index(b"\xff\xd9\xff\xd8") + 2  # the main image's EOI, the preview's SOI
+    broken = {
+        "cut before the preview": data[:main_end],
+        "preview cut short": data[: main_end + (len(data) - main_end) // 2],
+        "garbage": data[:main_end] + bytes(range(256)) * ((len(data) - main_end) // 256 + 1),
+    }[damage]
+    loaded = load_image(camera_jpeg(tmp_path / "broken.jpg", broken), max_side=300)
+    assert loaded.preview_size is None
+    assert loaded.original_size == (2400, 1600)
+    assert close_to(pixel(loaded, (10, 10)), RED, 8)
 
 
 # --- decompression-bomb limit -----------------------------------------------------------

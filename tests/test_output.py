@@ -285,3 +285,32 @@ def test_invalid_confidence_from_a_plugin_becomes_an_error_record(tmp_path) -> N
     assert "invalid tag 'x'" in records[0]["error"]["message"]
     for record in records:
         jsonschema.validate(record, result_schema())
+
+
+def test_record_says_when_tags_come_from_the_camera_preview(cli, test_plugins, tmp_path) -> None:
+    from PIL import Image
+
+    from visual_buffet.previews import jpeg_with_preview
+
+    photo = tmp_path / "camera.jpg"
+    photo.write_bytes(
+        jpeg_with_preview(Image.new("RGB", (2400, 1600), (0, 0, 255)), preview_side=600)
+    )
+    records = {}
+    for use in ("true", "false"):
+        out = tmp_path / f"{use}.jsonl"
+        result = cli(
+            "tag", photo, "-p", "colors", "-f", "jsonl", "-o", out,
+            "--set", f"images.use_previews={use}",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        (records[use],) = [json.loads(line) for line in out.read_text().splitlines()]
+        validate(records[use], RECORD)
+    # colors analyses 256 px: the 900x600 preview is enough.
+    assert records["true"]["image"] == {
+        "width": 2400,
+        "height": 1600,
+        "preview": {"width": 900, "height": 600},
+    }
+    assert records["false"]["image"] == {"width": 2400, "height": 1600}
+    assert records["true"]["tags"][0]["label"] == records["false"]["tags"][0]["label"] == "blue"

@@ -59,6 +59,15 @@ HOST_SCHEMA = Schema(
             auto=True,
         ),
         Setting(
+            "use_previews",
+            "bool",
+            True,
+            "Decode a camera JPEG's embedded preview instead of the full photo when the preview "
+            "is as large as the plugin needs and shows the same picture (much faster at "
+            "quality quick). Turn off if an editor may have changed photos but kept their old "
+            "preview.",
+        ),
+        Setting(
             "include_hidden",
             "bool",
             False,

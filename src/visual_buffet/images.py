@@ -24,7 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from visual_buffet.previews import preview_frame
 
 HEIF_SUFFIXES = frozenset({".heic", ".heif", ".hif"})  # .hif: Canon/Fujifilm HEIF
 RAW_SUFFIXES = frozenset(
@@ -92,12 +94,16 @@ class LoadedImage:
         image: The pixels, always mode ``"RGB"``; at most ``max_side`` on the longer side.
         original_size: ``(width, height)`` as stored, after EXIF orientation.
         decode_ms: Time spent decoding, converting and resizing.
+        preview_size: ``(width, height)`` of the camera's embedded preview (after EXIF
+            orientation) when ``image`` was decoded from it instead of the main image
+            (:mod:`visual_buffet.previews`); ``None`` otherwise.
     """
 
     path: Path
     image: Image.Image
     original_size: tuple[int, int]
     decode_ms: float
+    preview_size: tuple[int, int] | None = None
 
 
 @dataclass
@@ -239,7 +245,11 @@ def _walk(
 
 
 def load_image(
-    path: Path, *, max_side: int | None = None, max_pixels: int | None = None
+    path: Path,
+    *,
+    max_side: int | None = None,
+    max_pixels: int | None = None,
+    use_preview: bool = True,
 ) -> LoadedImage:
     """Decode ``path`` to an RGB image, applying EXIF orientation.
 
@@ -254,6 +264,9 @@ def load_image(
         max_pixels: Refuse images with more stored pixels than this (decompression-bomb
             protection). ``None``: the process default (:func:`set_max_pixels`, initially
             Pillow's limit); ``0``: no limit.
+        use_preview: With ``max_side``, decode a camera JPEG's embedded preview instead of
+            the main image when the preview is at least ``max_side`` on its longer side
+            and shows the same picture (:func:`visual_buffet.previews.preview_frame`).
 
     Raises:
         ImageLoadError: The file is missing, unreadable, empty, corrupt, truncated, too
@@ -267,13 +280,14 @@ def load_image(
     limit = _default_max_pixels if max_pixels is None else (max_pixels or None)
     _prepare_pillow()
     start = time.perf_counter()
+    preview_size = None
     if path.suffix.lower() in RAW_SUFFIXES:
         image, original_size = _load_raw(path, max_side, limit)
     else:
-        image, original_size = _load_with_pillow(path, max_side, limit)
+        image, original_size, preview_size = _load_with_pillow(path, max_side, limit, use_preview)
     image = _shrink(image, max_side)
     decode_ms = (time.perf_counter() - start) * 1000
-    return LoadedImage(path, image, original_size, decode_ms)
+    return LoadedImage(path, image, original_size, decode_ms, preview_size)
 
 
 def _prepare_pillow() -> None:
@@ -354,8 +368,9 @@ def _sniff_format(head: bytes) -> str | None:
 
 
 def _load_with_pillow(
-    path: Path, max_side: int | None, limit: int | None
-) -> tuple[Image.Image, tuple[int, int]]:
+    path: Path, max_side: int | None, limit: int | None, use_preview: bool
+) -> tuple[Image.Image, tuple[int, int], tuple[int, int] | None]:
+    """The decoded RGB image, the stored size and the preview's size if one was decoded."""
     with _open_file(path) as handle:
         head = handle.read(16)
         handle.seek(0)
@@ -382,22 +397,40 @@ def _load_with_pillow(
         stored_size = img.size
         _check_pixels(path, stored_size, limit)
         try:
-            if max_side is not None and img.format in ("JPEG", "MPO"):
-                target = _draft_target(stored_size, max_side)
-                if target is not None:
-                    img.draft("RGB", target)
-            img.load()
-            decoded_size = img.size
-            _apply_orientation(img)
-            turned = img.size != decoded_size  # a quarter turn swapped width and height
-            original_size = (stored_size[1], stored_size[0]) if turned else stored_size
-            return to_rgb(img), original_size
+            orientation = _orientation(img)
+            if use_preview and max_side is not None and img.format == "MPO":
+                frame = preview_frame(img, max_side)
+                if frame is not None:
+                    with contextlib.suppress(Exception):  # a broken preview: use the main image
+                        img.seek(frame)
+                        preview_size = img.size
+                        _decode(img, max_side)
+                        img = _transposed(img, orientation)
+                        return (
+                            to_rgb(img),
+                            _turned(stored_size, orientation),
+                            _turned(preview_size, orientation),
+                        )
+                    img.close()  # its decoder state is spent: start again from the header
+                    return _load_with_pillow(path, max_side, limit, use_preview=False)
+            _decode(img, max_side)
+            img = _transposed(img, orientation)
+            return to_rgb(img), _turned(stored_size, orientation), None
         except ImageLoadError:
             raise
         except _UnsupportedModeError as exc:
             raise ImageLoadError(path, str(exc), "convert it to 8-bit RGB") from exc
         except Exception as exc:  # any decoder failure on bad data is the file's fault
             raise _corrupt(path, exc) from exc
+
+
+def _decode(img: Image.Image, max_side: int | None) -> None:
+    """Load the pixels of the current frame, JPEGs at the smallest DCT scale that will do."""
+    if max_side is not None and img.format in ("JPEG", "MPO"):
+        target = _draft_target(img.size, max_side)
+        if target is not None:
+            img.draft("RGB", target)
+    img.load()
 
 
 def _draft_target(size: tuple[int, int], max_side: int) -> tuple[int, int] | None:
@@ -412,10 +445,39 @@ def _draft_target(size: tuple[int, int], max_side: int) -> tuple[int, int] | Non
     return (-(-size[0] * max_side // longest), -(-size[1] * max_side // longest))
 
 
-def _apply_orientation(img: Image.Image) -> None:
-    # An unparsable EXIF block should not cost the picture itself.
-    with contextlib.suppress(Exception):
-        ImageOps.exif_transpose(img, in_place=True)
+# EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose).
+_TRANSPOSES = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _orientation(img: Image.Image) -> int:
+    """The main image's EXIF orientation (1 when absent or unreadable).
+
+    Read before any other MPO frame is opened: a camera's preview is stored like the main
+    image, and the main image's tag applies to it.
+    """
+    try:
+        value = img.getexif().get(0x0112, 1)
+        return value if value in _TRANSPOSES else 1
+    except Exception:  # an unparsable EXIF block should not cost the picture itself
+        return 1
+
+
+def _transposed(img: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSES.get(orientation)
+    return img if method is None else img.transpose(method)
+
+
+def _turned(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """``size`` as displayed: orientations 5-8 swap width and height."""
+    return (size[1], size[0]) if orientation >= 5 else size
 
 
 def _register_heif(path: Path) -> None:

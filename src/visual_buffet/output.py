@@ -38,8 +38,13 @@ def success_record(
     settings: dict[str, Any],
     image_size: tuple[int, int] | None,
     timings: dict[str, float],
+    *,
+    preview_size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Build the record of a tagged image."""
+    """Build the record of a tagged image.
+
+    ``preview_size``: the camera's embedded preview the image was decoded from, if it was.
+    """
     record: dict[str, Any] = {
         "file": file,
         "plugin": plugin,
@@ -51,6 +56,8 @@ def success_record(
     }
     if image_size is not None:
         record["image"] = {"width": image_size[0], "height": image_size[1]}
+        if preview_size is not None:
+            record["image"]["preview"] = {"width": preview_size[0], "height": preview_size[1]}
     return record
 
 

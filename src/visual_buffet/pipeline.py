@@ -36,6 +36,7 @@ class _Item:
     payload: Any = None
     error: BaseException | None = None
     size: tuple[int, int] | None = None
+    preview_size: tuple[int, int] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -55,8 +56,12 @@ def run_plugin(
     on_record: Callable[[Record], None],
     workers: int,
     max_pixels: int | None,
+    use_previews: bool = True,
 ) -> RunStats:
-    """Tag ``files`` with a loaded ``plugin``; call ``on_record`` once per file, in order."""
+    """Tag ``files`` with a loaded ``plugin``; call ``on_record`` once per file, in order.
+
+    ``max_pixels`` and ``use_previews`` go to :func:`~visual_buffet.images.load_image`.
+    """
     stats = RunStats()
     max_side = plugin.max_image_side()
 
@@ -70,15 +75,24 @@ def run_plugin(
             stats.tagged += 1
             on_record(
                 success_record(
-                    str(item.path), plugin.name, result, settings, item.size, item.timings
+                    str(item.path),
+                    plugin.name,
+                    result,
+                    settings,
+                    item.size,
+                    item.timings,
+                    preview_size=item.preview_size,
                 )
             )
 
     def load_and_prepare(path: Path) -> _Item:
         item = _Item(path)
         try:
-            loaded = load_image(path, max_side=max_side, max_pixels=max_pixels)
+            loaded = load_image(
+                path, max_side=max_side, max_pixels=max_pixels, use_preview=use_previews
+            )
             item.size = loaded.original_size
+            item.preview_size = loaded.preview_size
             item.timings["decode_ms"] = loaded.decode_ms
             start = time.perf_counter()
             item.payload = plugin.prepare(loaded)

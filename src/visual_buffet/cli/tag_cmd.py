@@ -176,6 +176,7 @@ def tag(
         missing=scan.missing,
         workers=host_values["workers"].value,
         max_pixels=host_values["max_pixels"].value,
+        use_previews=host_values["use_previews"].value,
         scan=scan,
     )
     raise typer.Exit(exit_code)
@@ -281,7 +282,9 @@ class _Run:
         self.tagged = 0
         self.failed = 0
 
-    def execute(self, *, plugins, settings, files, missing, workers, max_pixels, scan) -> int:  # type: ignore[no-untyped-def]
+    def execute(  # type: ignore[no-untyped-def]
+        self, *, plugins, settings, files, missing, workers, max_pixels, use_previews, scan
+    ) -> int:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
         from visual_buffet.output import error_record, make_writer
@@ -352,6 +355,7 @@ class _Run:
                             on_record=on_record,
                             workers=default_workers() if workers == "auto" else workers,
                             max_pixels=max_pixels,
+                            use_previews=use_previews,
                         )
                     except PluginRunError as exc:
                         warn(str(exc))
