@@ -55,6 +55,8 @@ from visual_buffet_siglip.views import QUALITY_LEVELS, plan_views
 from visual_buffet_siglip.vocabulary import TEMPLATE
 
 HYPOTHESIS_TEMPLATE = TEMPLATE.replace("{label}", "{}")  # the pipeline's placeholder syntax
+CEILING_REPEATS = 3
+"""Timings of the vision tower (2); the best is the ceiling."""
 PHOTO_24MP = (6000, 4000)
 PHOTO_12MP = (4032, 3024)
 BATCH_SWEEP = (1, 4, 8, 16)
@@ -300,22 +302,31 @@ def quality_run_length(quality: str, side: int, batch: int, measured: int, batch
 # --- in-process measurements ------------------------------------------------------------------
 
 
-def vision_images_per_second(model: Any, pool: Sequence[Any], batch: int, min_images: int) -> float:
-    """Images/s of the bare vision tower on pre-built pixel tensors (after one warm-up batch)."""
+def vision_images_per_second(
+    model: Any, pool: Sequence[Any], batch: int, min_images: int, repeats: int = 1
+) -> float:
+    """Images/s of the bare vision tower on pre-built pixel tensors (after one warm-up batch).
+
+    With ``repeats``, the best of that many timings of ``min_images``: a ceiling must not be
+    lowered by a slow minute of a shared machine (run 7 measured one 25 % below the CLI).
+    """
     import torch
 
     weight = next(model.parameters())  # the tensors go where the plugin's forward puts them
     pixels = torch.cat([pool[i % len(pool)] for i in range(batch)]).to(weight.device, weight.dtype)
     sync = torch.cuda.synchronize if weight.device.type == "cuda" else (lambda: None)
+    rates = []
     with torch.inference_mode():
         model.get_image_features(pixel_values=pixels)
         sync()
-        done, start = 0, time.perf_counter()
-        while done < min_images:
-            model.get_image_features(pixel_values=pixels)
-            done += batch
-        sync()
-        return done / (time.perf_counter() - start)
+        for _ in range(repeats):
+            done, start = 0, time.perf_counter()
+            while done < min_images:
+                model.get_image_features(pixel_values=pixels)
+                done += batch
+            sync()
+            rates.append(done / (time.perf_counter() - start))
+    return max(rates)
 
 
 def median_ms(action: Callable[[], Any], repeats: int) -> float:
@@ -774,7 +785,7 @@ class Bench:
         ]
         model = plugin._loaded.model
         meter = LoadMeter()
-        ceiling = vision_images_per_second(model, pool, batch, a.images)
+        ceiling = vision_images_per_second(model, pool, batch, a.images, CEILING_REPEATS)
         ceiling_others = meter.others()
         for b in BATCH_SWEEP:
             self.log(f"vision tower, batch {b}")
@@ -986,9 +997,12 @@ def render(
         if "skipped" in r:
             lines.append(f"| {r['model']} | all | | | skipped: {r['skipped']} | | | | |")
             continue
+        # Below 5 ms a photo the difference of two wall times is within their noise (it even
+        # came out negative for the demo model at quick); bench.json keeps the raw figure.
+        seconds = "< 0.01" if r["seconds"] < 0.005 else f"{r['seconds']:.2f}"
         lines.append(
             f"| {r['model']} | {r['quality']} | {r['photos']} | {r['views']:.0f} | "
-            f"{r['seconds']:.2f} | {r['decode_ms']:.0f} | {r['prepare_ms']:.0f} | "
+            f"{seconds} | {r['decode_ms']:.0f} | {r['prepare_ms']:.0f} | "
             f"{r['model_ms']:.0f} | {_pct(r['others'])} |"
         )
     lines += [
