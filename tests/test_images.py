@@ -350,6 +350,16 @@ def test_preview_takes_the_main_image_orientation(tmp_path: Path) -> None:
     assert close_to(pixel(main, (10, 10)), BLUE, 8)
 
 
+def test_preview_stored_already_turned_is_not_turned_again(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright = camera_photo().transpose(Image.Transpose.ROTATE_270).resize((600, 900))
+    path = camera_jpeg(tmp_path / "turned.jpg", preview=upright, exif=exif)
+    loaded = load_image(path, max_side=300)
+    assert loaded.preview_size is None  # portrait pixels beside a landscape-stored photo
+    assert loaded.image.size == (200, 300)
+
+
 def test_preview_of_another_shape_is_not_used(tmp_path: Path) -> None:
     """A preview left over from before a crop shows another picture: the main image wins."""
     stale = Image.new("RGB", (800, 600), (0, 255, 0))  # 4:3 against the photo's 3:2

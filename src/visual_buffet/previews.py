@@ -16,6 +16,10 @@ A preview is only used when it cannot be mistaken for another picture:
   that cropped or turned the main image without rewriting the trailer fails this);
 - it decodes (a trailer cut off by an editor falls back to the main image).
 
+Cameras store the preview unturned, like the main image, and the main image's EXIF
+orientation is applied to it. A preview stored already turned (portrait pixels beside a
+landscape-stored main image) fails the aspect check, so no picture is turned twice.
+
 An editor that changed colours in place but kept the old trailer would go unnoticed: the
 ``images.use_previews`` setting turns previews off for such libraries.
 
