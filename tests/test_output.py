@@ -314,3 +314,5 @@ def test_record_says_when_tags_come_from_the_camera_preview(cli, test_plugins, t
     }
     assert records["false"]["image"] == {"width": 2400, "height": 1600}
     assert records["true"]["tags"][0]["label"] == records["false"]["tags"][0]["label"] == "blue"
+    table = cli("tag", photo, "-p", "colors")
+    assert "camera.jpg  (colors; from the camera's 900x600 preview)" in table.stdout

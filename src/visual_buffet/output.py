@@ -159,9 +159,12 @@ class TableWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         # The title is its own line: as a table title it would wrap to the table's width.
+        source = _escape(record["plugin"])
+        preview = record.get("image", {}).get("preview")
+        if preview:
+            source += f"; from the camera's {preview['width']}x{preview['height']} preview"
         self._console.print(
-            f"[bold]{_escape(record['file'])}[/bold]  [dim]({_escape(record['plugin'])})[/dim]",
-            soft_wrap=True,
+            f"[bold]{_escape(record['file'])}[/bold]  [dim]({source})[/dim]", soft_wrap=True
         )
         if record["error"] is not None:
             message = _escape(record["error"]["message"])
