@@ -1,0 +1,141 @@
+"""Running `visual-buffet` in a subprocess and reading its records, wall time and peak RSS."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from visual_buffet_siglip.bench.inputs import PHOTO_24MP
+from visual_buffet_siglip.views import plan_views
+
+
+class BenchError(RuntimeError):
+    """A measured command failed; the message carries its stderr."""
+
+
+@dataclass
+class CliRun:
+    """One finished CLI run: arrival time of every record (s after launch) and its peak RSS."""
+
+    wall_s: float
+    arrivals: list[float]
+    records: list[dict[str, Any]]
+    peak_rss: int | None  # bytes
+
+    def mean_timing(self, key: str) -> float:
+        return statistics.fmean(r["timings"].get(key, 0.0) for r in self.records)
+
+    @property
+    def views(self) -> float:
+        return statistics.fmean(r["model"]["views"] for r in self.records)
+
+    @property
+    def batch(self) -> int:
+        return int(self.records[0]["settings"]["batch_size"])
+
+    @property
+    def tagged(self) -> int:
+        return sum(1 for r in self.records if r.get("error") is None)
+
+
+def seconds_per_image(short: CliRun, long: CliRun) -> float:
+    """Steady-state time per image: the wall-time difference of two runs over their extra images.
+
+    Start-up (imports, model load, text embeddings), the first photo's one-off costs (lazy
+    imports, the first forward's warm-up) and interpreter shutdown are in both runs and cancel.
+    """
+    extra = long.tagged - short.tagged
+    if extra < 1:
+        raise BenchError("the longer run must tag more images than the shorter one")
+    return (long.wall_s - short.wall_s) / extra
+
+
+def wait_peak_rss(proc: subprocess.Popen[bytes]) -> int | None:
+    """Reap ``proc`` and return its own peak RSS in bytes (None where wait4 is missing)."""
+    if not hasattr(os, "wait4"):
+        proc.wait()
+        return None
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # macOS: bytes
+
+
+def run_cli(args: Sequence[str], env: dict[str, str]) -> CliRun:
+    """Run ``python -m visual_buffet ARGS`` (jsonl to stdout), timestamping every record."""
+    command = [sys.executable, "-m", "visual_buffet", *args]
+    with tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
+        arrivals, records = [], []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            arrivals.append(time.perf_counter() - start)
+            records.append(json.loads(line))
+        peak = wait_peak_rss(proc)
+        wall = time.perf_counter() - start
+        stderr.seek(0)
+        errors = stderr.read().decode(errors="replace")
+    failed = [r for r in records if r.get("error")]
+    if proc.returncode != 0 or failed or not records:
+        detail = failed[0]["error"]["message"] if failed else errors[-3000:]
+        raise BenchError(f"{shlex.join(command)} failed (exit {proc.returncode}):\n{detail}")
+    return CliRun(wall, arrivals, records, peak)
+
+
+def help_seconds(repeats: int) -> list[float]:
+    """Wall times of ``python -m visual_buffet --help``."""
+    command = [sys.executable, "-m", "visual_buffet", "--help"]
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60
+        )
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            errors = done.stderr.decode(errors="replace")[-3000:]
+            raise BenchError(f"{shlex.join(command)} failed (exit {done.returncode}):\n{errors}")
+    return times
+
+
+def tag_args(
+    files: Sequence[Path],
+    quality: str,
+    model: Path | None,
+    vocabulary: Path | None,
+    variant: str | None = None,
+) -> list[str]:
+    args = [
+        "tag",
+        *map(str, files),
+        "--plugin",
+        "siglip",
+        "--quality",
+        quality,
+        "--format",
+        "jsonl",
+    ]
+    if model is not None:
+        args += ["--set", f"model={model}"]
+    if variant is not None:
+        args += ["--variant", variant]
+    if vocabulary is not None:
+        args += ["--vocabulary", str(vocabulary)]
+    return args
+
+
+def quality_run_length(quality: str, side: int, batch: int, measured: int, batches: int) -> int:
+    """24 MP photos to tag: at least ``measured`` photos and ``batches`` full batches of views."""
+    views = len(plan_views(quality, PHOTO_24MP, min_window=side))
+    return max(measured, math.ceil(batches * batch / views))

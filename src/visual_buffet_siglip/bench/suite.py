@@ -1,0 +1,483 @@
+"""The benchmark itself: every measurement in order, collected as table rows and raw results."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from visual_buffet_siglip.bench.inputs import (
+    PHOTO_12MP,
+    PHOTO_24MP,
+    SIZE_NAMES,
+    benchmark_labels,
+    checkpoint,
+    input_side,
+    photo_copies,
+    write_photo,
+)
+from visual_buffet_siglip.bench.machine import LoadMeter, percent
+from visual_buffet_siglip.bench.measure import (
+    CEILING_REPEATS,
+    median_ms,
+    pipeline_seconds,
+    vision_images_per_second,
+)
+from visual_buffet_siglip.bench.runs import (
+    CliRun,
+    help_seconds,
+    quality_run_length,
+    run_cli,
+    seconds_per_image,
+    tag_args,
+)
+from visual_buffet_siglip.variants import demo_model_dir
+from visual_buffet_siglip.views import QUALITY_LEVELS
+
+BATCH_SWEEP = (1, 4, 8, 16)
+
+
+@dataclass
+class Row:
+    key: str
+    what: str
+    result: str
+    target: str = ""
+    status: str = ""
+
+
+def _status(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def _gb(value: float | None) -> str:
+    return "n/a" if value is None else f"{value / 1e9:.2f} GB"
+
+
+class Bench:
+    """Runs the measurements in order, collecting table rows and raw results."""
+
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.rows: list[Row] = []
+        self.quality_rows: list[dict[str, Any]] = []
+        self.batch_rows: list[dict[str, Any]] = []
+        self.extra_rows: list[Row] = []
+        self.results: dict[str, Any] = {}
+        self.env = {
+            **os.environ,
+            "VISUAL_BUFFET_CONFIG": str(work / "config.toml"),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_VERBOSITY": "error",
+        }
+
+    def log(self, message: str) -> None:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    def env_for(self, cache: Path) -> dict[str, str]:
+        return {**self.env, "VISUAL_BUFFET_CACHE_DIR": str(cache)}
+
+    # -- inputs --
+    def prepare_inputs(self) -> None:
+        a = self.args
+        sources = self.work / "sources"
+        sources.mkdir(parents=True, exist_ok=True)
+        self.log("writing synthetic camera JPEGs")
+        n24 = 1 if a.quick_run else 2
+
+        def photos(preview: bool) -> tuple[list[Path], list[Path]]:
+            kind = "camera" if preview else "export"
+            big = [
+                write_photo(sources / f"24mp-{i}-{kind}.jpg", PHOTO_24MP, i, preview=preview)
+                for i in range(n24)
+            ]
+            mid = [
+                write_photo(sources / f"12mp-{i}-{kind}.jpg", PHOTO_12MP, 100 + i, preview=preview)
+                for i in range(n24)
+            ]
+            return big, [p for pair in zip(big, mid, strict=True) for p in pair]
+
+        # Camera JPEGs carry an embedded preview; the same photos exported by an editor do not.
+        self.big, self.mixed = photos(preview=True)
+        self.big_export, self.mixed_export = photos(preview=False)
+        labels, origin = benchmark_labels(a.labels)
+        self.labels = labels
+        self.labels_file = self.work / f"labels-{len(labels)}.txt"
+        self.labels_file.write_text("\n".join(labels) + "\n", encoding="utf-8")
+        self.results["inputs"] = {
+            "labels": len(labels),
+            "labels_from": origin,
+            "photos": {p.name: p.stat().st_size for p in self.mixed + self.mixed_export},
+        }
+
+    # -- the target rows (1)-(6) on the first size --
+    def target_rows(self, size: str) -> None:
+        a = self.args
+        folder = checkpoint(self.work, size)
+        cache = self.work / f"cache-{size}"
+        shutil.rmtree(cache, ignore_errors=True)
+        env = self.env_for(cache)
+        one = photo_copies(self.work / "photos-one", self.big[:1], 1)
+
+        self.log(f"{size}: cold start (empty text cache, {len(self.labels)} labels)")
+        cold = run_cli(tag_args(one, "quick", folder, self.labels_file), env)
+        self.log(f"{size}: warm start")
+        warm = run_cli(tag_args(one, "quick", folder, self.labels_file), env)
+        self.log(f"{size}: throughput, {a.images} camera photos")
+        photos = photo_copies(self.work / "photos-mixed", self.mixed, a.images)
+        meter = LoadMeter()
+        tagged = run_cli(tag_args(photos, "quick", folder, self.labels_file), env)
+        tagged_others = meter.others()
+        per_image = seconds_per_image(warm, tagged)
+        batch = tagged.batch
+        self.warm = warm
+        self.log(f"{size}: throughput, {a.images} exported photos (no embedded preview)")
+        one_export = photo_copies(self.work / "photos-one", self.big_export[:1], 1)
+        warm_export = run_cli(tag_args(one_export, "quick", folder, self.labels_file), env)
+        exported = photo_copies(self.work / "photos-mixed", self.mixed_export, a.images)
+        meter = LoadMeter()
+        tagged_export = run_cli(tag_args(exported, "quick", folder, self.labels_file), env)
+        export_others = meter.others()
+        export_per_image = seconds_per_image(warm_export, tagged_export)
+
+        measured = self.in_process(folder, cache, batch)
+        ceiling, weights = measured["ceiling"], measured["weights"]
+        ceiling_others = measured["ceiling_others"]
+        full_ms, max_side = measured["full_ms"], measured["max_side"]
+        quick_ms, decode_only_ms = measured["quick_ms"], measured["decode_only_ms"]
+        export_ms, export_decode_ms = measured["export_ms"], measured["export_decode_ms"]
+
+        self.log(f"{size}: transformers pipeline, 1 photo x {len(self.labels)} labels")
+        pipe_s, pipe_note, pipe_rss = pipeline_seconds(
+            folder,
+            self.big[0],
+            self.labels_file,
+            len(self.labels),
+            a.pipeline_labels or len(self.labels),
+            env,
+        )
+
+        self.log("--help")
+        helps = help_seconds(a.repeats)
+
+        rate = 1 / per_image
+        dims = SIZE_NAMES[size]
+        cold_text = cold.records[0]["model"]["text_ms"] / 1000
+        warm_text = warm.records[0]["model"]["text_ms"] / 1000
+        export_rate = 1 / export_per_image
+
+        def breakdown(run: CliRun) -> str:
+            return (
+                f"per image in worker threads: decode {run.mean_timing('decode_ms'):.0f} ms,"
+                f" prepare {run.mean_timing('prepare_ms'):.0f} ms; model "
+                f"{run.mean_timing('model_ms'):.0f} ms"
+            )
+
+        self.rows += [
+            Row(
+                "1",
+                f"`visual-buffet tag --quality quick`, {len(self.labels):,} labels, warm "
+                f"cache, {dims}: (wall time of {a.images} photos - wall time of the 1-photo "
+                f"warm start (4b)) / {a.images - 1}; 24 MP and 12 MP camera JPEGs",
+                f"{rate:.2f} images/s ({per_image:.3f} s/image; {breakdown(tagged)}; other "
+                f"processes used {percent(tagged_others)} of the CPU meanwhile)",
+                ">= 0.9 x (2)",
+                f"{_status(rate >= 0.9 * ceiling)} ({rate / ceiling:.2f} x)",
+            ),
+            Row(
+                "1x",
+                "as (1), on the same photos exported without an embedded preview (the whole "
+                "24 MP JPEG is Huffman-decoded, at 1/8 scale); its own 1-photo warm start",
+                f"{export_rate:.2f} images/s ({export_per_image:.3f} s/image; "
+                f"{breakdown(tagged_export)}; other processes used {percent(export_others)} of "
+                "the CPU meanwhile)",
+                ">= 0.9 x (2)",
+                f"{_status(export_rate >= 0.9 * ceiling)} ({export_rate / ceiling:.2f} x)",
+            ),
+            Row(
+                "2",
+                f"bare vision tower, pre-processed tensors, batch {batch} (the ceiling)",
+                f"{ceiling:.2f} images/s (other processes used {percent(ceiling_others)} of the "
+                "CPU meanwhile)",
+                "",
+                "",
+            ),
+            Row(
+                "3",
+                f'transformers `pipeline("zero-shot-image-classification")`, same '
+                f"checkpoint, one 24 MP photo x {len(self.labels):,} labels",
+                f"{pipe_s:.2f} s/image = {pipe_s / per_image:,.0f} x (1)'s time per image "
+                f"({pipe_note}; peak RSS {_gb(pipe_rss)})",
+                ">= 100 x",
+                _status(pipe_s / per_image >= 100),
+            ),
+            Row(
+                "4a",
+                f"cold start: 1 photo, text cache empty, {len(self.labels):,} labels",
+                f"{cold.wall_s:.2f} s (text embeddings {cold_text:.2f} s)",
+                "",
+                "",
+            ),
+            Row(
+                "4b",
+                "warm start: same command, text cache present",
+                f"{warm.wall_s:.2f} s (text embeddings {warm_text:.3f} s); cold/warm = "
+                f"{cold.wall_s / warm.wall_s:.1f} x",
+                ">= 10 x faster",
+                _status(cold.wall_s >= 10 * warm.wall_s),
+            ),
+            Row("5a", "24 MP JPEG, full decode (`load_image(path)`)", f"{full_ms:.0f} ms"),
+            Row(
+                "5b",
+                f"24 MP camera JPEG, quick: `load_image(path, max_side={max_side})` + plugin "
+                "prepare (decodes the embedded preview)",
+                f"{quick_ms:.0f} ms = {quick_ms / full_ms:.0%} of (5a) (decode "
+                f"alone {decode_only_ms:.0f} ms)",
+                "<= 25 % of (5a)",
+                _status(quick_ms <= 0.25 * full_ms),
+            ),
+            Row(
+                "5x",
+                "as (5b), the same photo exported without a preview (main image at 1/8 scale)",
+                f"{export_ms:.0f} ms = {export_ms / full_ms:.0%} of (5a) (decode "
+                f"alone {export_decode_ms:.0f} ms)",
+                "<= 25 % of (5a)",
+                _status(export_ms <= 0.25 * full_ms),
+            ),
+            Row(
+                "6a",
+                "`visual-buffet --help` wall time (median of "
+                f"{len(helps)}, min {min(helps):.2f} s)",
+                f"{statistics.median(helps):.2f} s",
+                "< 0.5 s",
+                _status(statistics.median(helps) < 0.5),
+            ),
+            Row(
+                "6b",
+                f"peak RSS of the tagging run of {a.images} photos in (1)",
+                f"{_gb(tagged.peak_rss)} = "
+                + (
+                    f"{tagged.peak_rss / weights:.2f} x the weights ({_gb(weights)} fp32)"
+                    if tagged.peak_rss
+                    else "n/a"
+                ),
+                "< 1.5 x weights",
+                _status(tagged.peak_rss < 1.5 * weights) if tagged.peak_rss else "n/a",
+            ),
+        ]
+        self.cpu_batch = batch
+        self.results["targets"] = {
+            "size": size,
+            "batch": batch,
+            "tag_images_per_s": rate,
+            "tag_images_per_s_exported": export_rate,
+            "vision_images_per_s": ceiling,
+            "pipeline_s": pipe_s,
+            "pipeline_note": pipe_note,
+            "pipeline_peak_rss": pipe_rss,
+            "cold_s": cold.wall_s,
+            "warm_s": warm.wall_s,
+            "cold_text_s": cold_text,
+            "full_decode_ms": full_ms,
+            "quick_prepare_ms": quick_ms,
+            "quick_decode_ms": decode_only_ms,
+            "quick_prepare_ms_exported": export_ms,
+            "quick_decode_ms_exported": export_decode_ms,
+            "help_s": helps,
+            "peak_rss": tagged.peak_rss,
+            "weight_bytes": weights,
+            # For comparison only: time per photo from record arrivals after the first batch,
+            # inside the one run (flattered by the decode threads' head start).
+            "in_run_seconds_per_image": (tagged.arrivals[-1] - tagged.arrivals[batch - 1])
+            / max(1, len(tagged.arrivals) - batch),
+            "breakdown_ms": {
+                k: tagged.mean_timing(k) for k in ("decode_ms", "prepare_ms", "model_ms")
+            },
+        }
+
+    def in_process(self, folder: Path, cache: Path, batch: int) -> dict[str, Any]:
+        """Decode timings (5) and the vision tower (2), with the plugin's own loader."""
+        from visual_buffet.images import load_image
+        from visual_buffet_siglip.plugin import SiglipPlugin
+
+        a = self.args
+        self.log("in-process plugin: decode timings, vision tower")
+        os.environ["VISUAL_BUFFET_CACHE_DIR"] = str(cache)  # the text cache the CLI wrote
+        plugin = SiglipPlugin(
+            {"model": str(folder), "quality": "quick", "custom_vocabulary": str(self.labels_file)}
+        )
+        plugin.load()
+        max_side = plugin.max_image_side()
+        big, export = self.big[0], self.big_export[0]
+        load_image(big)  # the files into the page cache
+        load_image(export)
+        full_ms = median_ms(lambda: load_image(big), a.repeats)
+
+        def quick(path: Path) -> Any:
+            return plugin.prepare(load_image(path, max_side=max_side))
+
+        quick_ms = median_ms(lambda: quick(big), a.repeats)
+        decode_only_ms = median_ms(lambda: load_image(big, max_side=max_side), a.repeats)
+        export_ms = median_ms(lambda: quick(export), a.repeats)
+        export_decode_ms = median_ms(lambda: load_image(export, max_side=max_side), a.repeats)
+        pool = [
+            plugin.prepare(load_image(p, max_side=max_side)).inputs["pixel_values"]
+            for p in self.mixed
+        ]
+        model = plugin._loaded.model
+        meter = LoadMeter()
+        ceiling = vision_images_per_second(model, pool, batch, a.images, CEILING_REPEATS)
+        ceiling_others = meter.others()
+        for b in BATCH_SWEEP:
+            self.log(f"vision tower, batch {b}")
+            meter = LoadMeter()
+            rate = vision_images_per_second(model, pool, b, max(2 * b, a.sweep_images))
+            self.batch_rows.append({"batch": b, "images_per_s": rate, "others": meter.others()})
+        weights = plugin._loaded.weight_bytes
+        plugin.close()
+        return {
+            "ceiling": ceiling,
+            "ceiling_others": ceiling_others,
+            "weights": weights,
+            "full_ms": full_ms,
+            "quick_ms": quick_ms,
+            "decode_only_ms": decode_only_ms,
+            "export_ms": export_ms,
+            "export_decode_ms": export_decode_ms,
+            "max_side": max_side,
+        }
+
+    # -- time per image of each quality level --
+    def quality_levels(
+        self,
+        name: str,
+        folder: Path | None,
+        variant: str | None,
+        vocabulary: Path | None,
+        cache: Path,
+        warm: CliRun | None = None,
+        scale: int = 1,
+    ) -> None:
+        """Seconds per 24 MP photo of each level, with start-up taken out.
+
+        quick: ``(wall(n photos) - wall(1 photo)) / (n - 1)``, against ``warm`` (a one-photo
+        quick run of the same 24 MP photo). Start-up = ``wall(1 photo) - quick's time per
+        photo``; the other levels: ``(wall(n photos) - start-up) / n``.
+        """
+        a = self.args
+        env = self.env_for(cache)
+        side = input_side(folder if folder is not None else demo_model_dir())
+        if warm is None:
+            one = photo_copies(self.work / "photos-one", self.big[:1], 1)
+            self.log(f"{name}: one photo (fills the text cache), then one photo warm")
+            run_cli(tag_args(one, "quick", folder, vocabulary, variant), env)
+            warm = run_cli(tag_args(one, "quick", folder, vocabulary, variant), env)
+        startup = None
+        for quality in QUALITY_LEVELS:  # quick first: start-up comes from it
+            measured = a.quality_images * scale
+            count = quality_run_length(quality, side, self.cpu_batch, measured, a.quality_batches)
+            if startup is None:
+                count = max(count, 2)
+            self.log(f"{name}: quality {quality}, {count} x 24 MP")
+            files = photo_copies(self.work / "photos-24mp", self.big, count)
+            meter = LoadMeter()
+            run = run_cli(tag_args(files, quality, folder, vocabulary, variant), env)
+            if startup is None:
+                seconds = seconds_per_image(warm, run)
+                startup = warm.wall_s - seconds
+            else:
+                seconds = (run.wall_s - startup) / count
+            self.quality_rows.append(
+                {
+                    "model": name,
+                    "quality": quality,
+                    "photos": count,
+                    "views": run.views,
+                    "seconds": seconds,
+                    "decode_ms": run.mean_timing("decode_ms"),
+                    "prepare_ms": run.mean_timing("prepare_ms"),
+                    "model_ms": run.mean_timing("model_ms"),
+                    "others": meter.others(),
+                }
+            )
+
+    # -- other sizes: ceiling and throughput only --
+    def other_size(self, size: str) -> None:
+        a = self.args
+        folder = checkpoint(self.work, size)
+        cache = self.work / f"cache-{size}"
+        shutil.rmtree(cache, ignore_errors=True)  # the first run must start cold
+        env = self.env_for(cache)
+        one = photo_copies(self.work / "photos-one", self.big[:1], 1)
+        labels = self.labels[: a.other_labels]
+        labels_file = self.work / f"labels-{len(labels)}.txt"
+        labels_file.write_text("\n".join(labels) + "\n", encoding="utf-8")
+        self.log(f"{size}: first run (fills the text cache: {len(labels)} labels)")
+        first = run_cli(tag_args(one, "quick", folder, labels_file), env)
+        self.log(f"{size}: warm start, 1 photo")
+        warm = run_cli(tag_args(one, "quick", folder, labels_file), env)
+        count = max(2 * self.cpu_batch, a.images // 3)
+        self.log(f"{size}: throughput, {count} photos")
+        photos = photo_copies(self.work / "photos-mixed", self.mixed, count)
+        tagged = run_cli(tag_args(photos, "quick", folder, labels_file), env)
+        per_image = seconds_per_image(warm, tagged)
+
+        from visual_buffet.images import load_image
+        from visual_buffet_siglip.plugin import SiglipPlugin
+
+        os.environ["VISUAL_BUFFET_CACHE_DIR"] = str(cache)
+        plugin = SiglipPlugin(
+            {"model": str(folder), "quality": "quick", "custom_vocabulary": str(labels_file)}
+        )
+        plugin.load()
+        max_side = plugin.max_image_side()
+        pool = [
+            plugin.prepare(load_image(p, max_side=max_side)).inputs["pixel_values"]
+            for p in self.mixed
+        ]
+        rates = {}
+        for b in sorted({1, tagged.batch}):
+            self.log(f"{size}: vision tower, batch {b}")
+            rates[b] = vision_images_per_second(plugin._loaded.model, pool, b, max(b, 4))
+        weights = plugin._loaded.weight_bytes
+        plugin.close()
+        del plugin, pool
+        dims = SIZE_NAMES[size]
+        self.extra_rows += [
+            Row(
+                f"{size}-1",
+                f"{dims}: `tag --quality quick`, {len(labels):,} labels, warm "
+                f"cache, (wall of {count} photos - wall of 1 photo) / {count - 1}",
+                f"{1 / per_image:.2f} images/s ({per_image:.2f} s/image)",
+            ),
+            *(
+                Row(f"{size}-2", f"{dims}: bare vision tower, batch {b}", f"{r:.2f} images/s")
+                for b, r in rates.items()
+            ),
+            Row(
+                f"{size}-4",
+                f"{dims}: first run, 1 photo, text cache empty, {len(labels):,} labels",
+                f"{first.wall_s:.1f} s (text embeddings "
+                f"{first.records[0]['model']['text_ms'] / 1000:.1f} s); warm start "
+                f"{warm.wall_s:.1f} s",
+            ),
+            Row(
+                f"{size}-6",
+                f"{dims}: peak RSS of the tagging run of {count} photos",
+                f"{_gb(tagged.peak_rss)} (weights {_gb(weights)} fp32)",
+            ),
+        ]
+        self.results[size] = {
+            "tag_images_per_s": 1 / per_image,
+            "vision_images_per_s": rates,
+            "first_run_s": first.wall_s,
+            "peak_rss": tagged.peak_rss,
+            "weight_bytes": weights,
+        }
