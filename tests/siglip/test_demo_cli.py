@@ -99,3 +99,22 @@ def test_readme_command_tags_the_example_images(tmp_path):
         found = {t["label"] for t in record["tags"]}
         assert expected & set(COLOURS) <= found, (name, found)
         assert found & set(COLOURS) <= expected, (name, found)  # no wrong colour
+
+
+def test_camera_preview_is_used_where_the_level_needs_no_more(tmp_path):
+    """A camera JPEG's embedded preview serves quick; standard's 2048 px pass needs the photo."""
+    from visual_buffet.previews import jpeg_with_preview
+
+    rng = np.random.default_rng([HELD_OUT_STREAM, 1, 0])
+    image, specs = render_scene(rng, (3000, 2000), 1, min_rel_size=0.4, max_rel_size=0.6)
+    path = tmp_path / "camera.jpg"
+    path.write_bytes(jpeg_with_preview(image))
+    quick, standard = (tag(path, "--quality", level)[0] for level in ("quick", "standard"))
+    assert quick["image"] == {
+        "width": 3000,
+        "height": 2000,
+        "preview": {"width": 1620, "height": 1080},
+    }
+    assert standard["image"] == {"width": 3000, "height": 2000}
+    for record in (quick, standard):
+        assert specs[0].colour in {t["label"] for t in record["tags"]}, record["tags"]
