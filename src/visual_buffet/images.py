@@ -1,4 +1,4 @@
-"""The one image loader every plugin shares: find photos, decode them, hand out RGB.
+"""The one image loader every plugin shares: decode photos, hand out RGB.
 
 Decoding goes through Pillow (JPEG, PNG, WebP, TIFF, BMP, GIF), ``pillow-heif`` for
 HEIC/HEIF and ``rawpy`` for camera RAW; the last two are optional extras, imported only
@@ -20,12 +20,12 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from visual_buffet.pixels import UnsupportedModeError, to_rgb
 from visual_buffet.previews import preview_frame
 
 HEIF_SUFFIXES = frozenset({".heic", ".heif", ".hif"})  # .hif: Canon/Fujifilm HEIF
@@ -106,29 +106,6 @@ class LoadedImage:
     preview_size: tuple[int, int] | None = None
 
 
-@dataclass
-class ImageScan:
-    """What :func:`find_images` found.
-
-    Attributes:
-        files: Images to load, in a deterministic order (arguments in the order given,
-            the files found in each directory sorted by path), each real file once.
-        skipped_hidden: Dot-prefixed files and folders left out of directory walks.
-        skipped_non_image: Files in walked directories without an image suffix, and
-            arguments that are neither files nor directories (FIFOs, devices).
-        missing: Command-line paths that do not exist.
-        skipped_subdirs: Sub-folders not entered because the walk was not recursive.
-        unreadable: Folders that could not be listed and links that lead nowhere.
-    """
-
-    files: list[Path] = field(default_factory=list)
-    skipped_hidden: int = 0
-    skipped_non_image: int = 0
-    missing: list[Path] = field(default_factory=list)
-    skipped_subdirs: int = 0
-    unreadable: list[Path] = field(default_factory=list)
-
-
 def set_max_pixels(limit: int | None) -> None:
     """Set the process-wide default pixel limit; ``None`` or ``0`` disables it."""
     global _default_max_pixels
@@ -140,108 +117,6 @@ def set_max_pixels(limit: int | None) -> None:
 def get_max_pixels() -> int | None:
     """The process-wide default pixel limit (``None``: no limit)."""
     return _default_max_pixels
-
-
-def is_image_path(path: Path) -> bool:
-    """Whether a directory walk would pick up ``path``, judging by its suffix."""
-    return path.suffix.lower() in IMAGE_SUFFIXES
-
-
-# --- finding images ---------------------------------------------------------------------
-
-
-def find_images(
-    paths: Sequence[Path], *, recursive: bool = False, include_hidden: bool = False
-) -> ImageScan:
-    """Expand command-line ``paths`` into image files.
-
-    Files are taken as given, whatever their suffix (a JPEG may lack one). Directories are
-    walked, top level only unless ``recursive``; there only files with a suffix in
-    :data:`IMAGE_SUFFIXES` count, and dot-prefixed entries are skipped unless
-    ``include_hidden``. Symlinks are followed; each real directory is walked once, so link
-    cycles end, and each real file is listed once, under the first path (in output order)
-    that reaches it.
-    """
-    scan = ImageScan()
-    seen_files: set[tuple[int, int] | str] = set()
-    seen_dirs: set[str] = set()
-    for given in paths:
-        given = Path(given)
-        try:
-            info = given.stat()
-        except (FileNotFoundError, NotADirectoryError):
-            scan.missing.append(given)
-            continue
-        except OSError:
-            scan.unreadable.append(given)
-            continue
-        if stat.S_ISDIR(info.st_mode):
-            found = _walk(given, scan, seen_dirs, recursive=recursive, hidden=include_hidden)
-            for path, file_info in sorted(found, key=lambda pair: pair[0].parts):
-                _add_file(scan, seen_files, path, file_info)
-        elif stat.S_ISREG(info.st_mode):
-            _add_file(scan, seen_files, given, info)
-        else:
-            scan.skipped_non_image += 1
-    return scan
-
-
-def _add_file(
-    scan: ImageScan, seen: set[tuple[int, int] | str], path: Path, info: os.stat_result
-) -> None:
-    # (device, inode) also catches hard links and case-insensitive spellings; where the
-    # platform gives no inode, the resolved path stands in.
-    key: tuple[int, int] | str = (
-        (info.st_dev, info.st_ino) if info.st_ino else os.path.realpath(path)
-    )
-    if key not in seen:
-        seen.add(key)
-        scan.files.append(path)
-
-
-def _walk(
-    root: Path, scan: ImageScan, seen_dirs: set[str], *, recursive: bool, hidden: bool
-) -> list[tuple[Path, os.stat_result]]:
-    """Image files under ``root``, with their stat results (unsorted, not deduplicated)."""
-    found: list[tuple[Path, os.stat_result]] = []
-    pending = [root]
-    while pending:
-        directory = pending.pop()
-        real = os.path.realpath(directory)
-        if real in seen_dirs:
-            continue
-        seen_dirs.add(real)
-        try:
-            with os.scandir(directory) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
-            scan.unreadable.append(directory)
-            continue
-        subdirs: list[Path] = []
-        for entry in entries:
-            if not hidden and entry.name.startswith("."):
-                scan.skipped_hidden += 1
-                continue
-            path = Path(entry.path)
-            try:
-                info = os.stat(path)  # follows links; os.stat fills st_ino on Windows too
-            except OSError:
-                scan.unreadable.append(path)  # a dangling link or a vanished file
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                if recursive:
-                    subdirs.append(path)
-                else:
-                    scan.skipped_subdirs += 1
-            elif stat.S_ISREG(info.st_mode) and is_image_path(path):
-                found.append((path, info))
-            else:
-                scan.skipped_non_image += 1
-        pending.extend(reversed(subdirs))  # walk in sorted order: which link wins is stable
-    return found
-
-
-# --- loading images ---------------------------------------------------------------------
 
 
 def load_image(
@@ -418,7 +293,7 @@ def _load_with_pillow(
             return to_rgb(img), _turned(stored_size, orientation), None
         except ImageLoadError:
             raise
-        except _UnsupportedModeError as exc:
+        except UnsupportedModeError as exc:
             raise ImageLoadError(path, str(exc), "convert it to 8-bit RGB") from exc
         except Exception as exc:  # any decoder failure on bad data is the file's fault
             raise _corrupt(path, exc) from exc
@@ -537,80 +412,3 @@ def _shrink(image: Image.Image, max_side: int | None) -> Image.Image:
     if max_side is None or longest < 2 * max_side:
         return image
     return image.reduce(longest // max_side)
-
-
-# --- pixel modes ------------------------------------------------------------------------
-
-
-class _UnsupportedModeError(ValueError):
-    pass
-
-
-_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
-_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to 8-bit ``"RGB"``.
-
-    Transparency is composited on white. 16-bit greyscale is scaled (65535 -> 255), not
-    clipped. Mode ``"I"`` is taken as 8-bit if it lies in 0..255, 16-bit if in 0..65535,
-    and stretched from its minimum to its maximum otherwise; ``"F"`` as 0..1 if it lies
-    there, 0..255 if there, and stretched otherwise. CMYK goes through its embedded ICC
-    profile when there is one. Returns ``image`` itself when it is already RGB.
-
-    Raises:
-        ValueError: The mode cannot be converted.
-    """
-    mode = image.mode
-    if mode == "RGB" and "transparency" not in image.info:
-        return image
-    if mode in _ALPHA_MODES or (mode in ("P", "L", "RGB", "1") and "transparency" in image.info):
-        rgba = image if mode == "RGBA" else image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    if mode in _SIXTEEN_BIT_MODES:
-        return _scaled_to_rgb(image.convert("I"), 0, 65535)
-    if mode == "I":
-        low, high = image.getextrema()
-        if low >= 0 and high <= 255:
-            return _scaled_to_rgb(image, 0, 255)
-        if low >= 0 and high <= 65535:
-            return _scaled_to_rgb(image, 0, 65535)
-        return _scaled_to_rgb(image, low, high)
-    if mode == "F":
-        low, high = image.getextrema()  # NaN is ignored here and becomes 0 below
-        if not (abs(low) < float("inf") and abs(high) < float("inf")):
-            low, high = 0.0, 1.0
-        if low >= 0 and high <= 1:
-            return _scaled_to_rgb(image, 0, 1)
-        if low >= 0 and high <= 255:
-            return _scaled_to_rgb(image, 0, 255)
-        return _scaled_to_rgb(image, low, high)
-    if mode == "CMYK" and image.info.get("icc_profile"):
-        converted = _cmyk_with_profile(image)
-        if converted is not None:
-            return converted
-    try:
-        return image.convert("RGB")
-    except ValueError as exc:
-        raise _UnsupportedModeError(f"unsupported pixel mode {mode!r}") from exc
-
-
-def _scaled_to_rgb(image: Image.Image, low: float, high: float) -> Image.Image:
-    """Map ``low..high`` of an ``I`` or ``F`` image onto 0..255 (rounded, clamped)."""
-    span = (high - low) or 1
-    scaled = image.point(lambda value: (value - low) * (255 / span) + 0.5)
-    return scaled.convert("L").convert("RGB")
-
-
-def _cmyk_with_profile(image: Image.Image) -> Image.Image | None:
-    try:
-        from PIL import ImageCms
-
-        source = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
-        srgb = ImageCms.createProfile("sRGB")
-        return ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
-    except Exception:  # no LittleCMS, or a broken profile: the plain formula will do
-        return None

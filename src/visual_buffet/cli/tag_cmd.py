@@ -148,7 +148,7 @@ def tag(
         resolved[name] = values
 
     # --- find the images -------------------------------------------------------------------
-    from visual_buffet.images import find_images
+    from visual_buffet.scan import find_images
 
     scan = find_images(
         paths, recursive=recursive, include_hidden=bool(host_values["include_hidden"].value)
