@@ -231,6 +231,28 @@ def test_shipped_checkpoint_scores_match_the_joint_forward(demo):
     np.testing.assert_allclose(scores, joint, atol=1e-5)
 
 
+def test_evaluation_through_the_plugin_agrees_with_whole_image_scores(demo):
+    """``evaluate --quality quick`` on small images (one whole view) scores what the model does.
+
+    The plugin path saves each image as a JPEG and resizes as the CLI does, so scores differ
+    slightly from the direct forward on the PIL image, never by a tag.
+    """
+    from visual_buffet_siglip.demo.evaluate import (
+        MODEL_DIR,
+        held_out_scenes,
+        plugin_scores,
+        score_images,
+    )
+
+    model, processor = demo
+    scores, truths = plugin_scores(MODEL_DIR, "single-large", 8, "quick")
+    images, same_truths = held_out_scenes("single-large", 8)
+    assert truths == same_truths
+    direct = score_images(model, processor, images)
+    np.testing.assert_allclose(scores, direct, atol=0.05)
+    assert np.array_equal(scores >= 0.01, direct >= 0.01)
+
+
 def test_committed_example_images_are_what_the_generator_draws(tmp_path):
     from pathlib import Path
 

@@ -1,6 +1,11 @@
 """Evaluate the demo model on held-out procedural images, scored exactly as at inference.
 
     python -m visual_buffet_siglip.demo.evaluate [--model DIR] [--count 400]
+    python -m visual_buffet_siglip.demo.evaluate --quality standard --long-side 2000,3000
+
+The first form scores each image on one whole-image forward; ``--quality`` scores it through
+the SigLIP plugin instead (its quality passes, windows and merge, images decoded as the CLI
+decodes them), which is what matters on photo-sized images (``--long-side``).
 
 Held-out images come from seeds ``numpy.random.default_rng([EVAL_STREAM, set, index])``;
 training draws from ``[TRAIN_STREAM=0, ...]``, so no evaluation image was ever trained on.
@@ -29,6 +34,7 @@ from visual_buffet_siglip.demo.shapes import (
     render_scene,
     tags_for,
 )
+from visual_buffet_siglip.views import QUALITY_LEVELS
 
 MODEL_DIR = Path(__file__).parent / "model"
 VOCABULARY_FILE = "vocabulary.txt"
@@ -117,24 +123,77 @@ def score_images(model, processor, images: Sequence[Image.Image], **kwargs) -> n
     return 1.0 / (1.0 + np.exp(-(cosines * scale + bias)))
 
 
+def held_out_scene(
+    set_name: str, index: int, *, long_side: tuple[int, int] = EVAL_LONG_SIDE
+) -> tuple[Image.Image, set[str]]:
+    """Image ``index`` of a held-out set and the tags it deserves."""
+    spec = HELD_OUT_SETS[set_name]
+    rng = np.random.default_rng([EVAL_STREAM, spec.index, index])
+    if spec.square:
+        side = int(rng.integers(long_side[0], long_side[1] + 1))
+        size = (side, side)
+    else:
+        size = random_image_size(rng, long_side)
+    n_objects = int(rng.choice(spec.n_objects))
+    image, specs = render_scene(rng, size, n_objects, *spec.rel_size)
+    return image, tags_for(specs)
+
+
 def held_out_scenes(
     set_name: str, count: int, *, long_side: tuple[int, int] = EVAL_LONG_SIDE
 ) -> tuple[list[Image.Image], list[set[str]]]:
     """`count` images of a held-out set and the tags each deserves."""
-    spec = HELD_OUT_SETS[set_name]
-    images, truths = [], []
-    for index in range(count):
-        rng = np.random.default_rng([EVAL_STREAM, spec.index, index])
-        if spec.square:
-            side = int(rng.integers(long_side[0], long_side[1] + 1))
-            size = (side, side)
-        else:
-            size = random_image_size(rng, long_side)
-        n_objects = int(rng.choice(spec.n_objects))
-        image, specs = render_scene(rng, size, n_objects, *spec.rel_size)
-        images.append(image)
-        truths.append(tags_for(specs))
-    return images, truths
+    pairs = [held_out_scene(set_name, index, long_side=long_side) for index in range(count)]
+    return [image for image, _ in pairs], [truth for _, truth in pairs]
+
+
+def plugin_scores(
+    model_dir: Path,
+    set_name: str,
+    count: int,
+    quality: str,
+    *,
+    long_side: tuple[int, int] = EVAL_LONG_SIDE,
+) -> tuple[np.ndarray, list[set[str]]]:
+    """Scores of a held-out set through the SigLIP plugin at ``quality``, and the truths.
+
+    Each image is saved as a JPEG (quality 92) and loaded with the host's loader, as the
+    CLI does; images are rendered one at a time, so photo-sized sets fit in memory.
+    """
+    import tempfile
+
+    from visual_buffet.images import load_image
+    from visual_buffet_siglip.plugin import SiglipPlugin
+
+    plugin = SiglipPlugin(
+        {
+            "model": str(model_dir),
+            "custom_vocabulary": str(model_dir / VOCABULARY_FILE),
+            "quality": quality,
+            "threshold": 0.0,
+            "max_tags": 0,
+        }
+    )
+    plugin.load()
+    truths: list[set[str]] = []
+    scores = np.zeros((count, len(DEMO_TAGS)))
+    with tempfile.TemporaryDirectory() as folder:
+
+        def prepared():
+            for index in range(count):
+                image, truth = held_out_scene(set_name, index, long_side=long_side)
+                truths.append(truth)
+                path = Path(folder) / f"{index}.jpg"
+                image.save(path, quality=92)
+                yield plugin.prepare(load_image(path, max_side=plugin.max_image_side()))
+
+        try:
+            for row, result in enumerate(plugin.tag_stream(prepared())):
+                for tag in result.tags:
+                    scores[row, DEMO_TAGS.index(tag.label)] = tag.confidence
+        finally:
+            plugin.close()
+    return scores, truths
 
 
 def tag_metrics(
@@ -167,12 +226,24 @@ def evaluate(
     count: int = 400,
     threshold: float = DEFAULT_THRESHOLD,
     sets: Sequence[str] = tuple(HELD_OUT_SETS),
+    *,
+    quality: str | None = None,
+    long_side: tuple[int, int] = EVAL_LONG_SIDE,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Metrics per held-out set; see ``tag_metrics``."""
-    model, processor = load_demo_model(model_dir)
+    """Metrics per held-out set; see ``tag_metrics``.
+
+    ``quality``: score through the SigLIP plugin at that level (``plugin_scores``) instead
+    of one whole-image forward per image.
+    """
     results = {}
+    if quality is not None:
+        for name in sets:
+            scores, truths = plugin_scores(model_dir, name, count, quality, long_side=long_side)
+            results[name] = tag_metrics(scores, truths, threshold=threshold)
+        return results
+    model, processor = load_demo_model(model_dir)
     for name in sets:
-        images, truths = held_out_scenes(name, count)
+        images, truths = held_out_scenes(name, count, long_side=long_side)
         results[name] = tag_metrics(
             score_images(model, processor, images), truths, threshold=threshold
         )
@@ -203,13 +274,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=400, help="images per held-out set")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--sets", default=",".join(HELD_OUT_SETS), help="held-out sets, comma-separated"
+    )
+    parser.add_argument(
+        "--quality",
+        choices=QUALITY_LEVELS,
+        help="score through the SigLIP plugin at this quality level (passes, windows, merge)",
+    )
+    parser.add_argument(
+        "--long-side",
+        default=",".join(map(str, EVAL_LONG_SIDE)),
+        help="range of the images' longer side in px, MIN,MAX (default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    sets = [name.strip() for name in args.sets.split(",") if name.strip()]
+    unknown = sorted(set(sets) - set(HELD_OUT_SETS))
+    if unknown:
+        parser.error(f"--sets: unknown {', '.join(unknown)} (known: {', '.join(HELD_OUT_SETS)})")
+    try:
+        low, high = (int(v) for v in args.long_side.split(","))
+    except ValueError:
+        parser.error(f"--long-side: expected MIN,MAX in px, e.g. 2000,3000, not {args.long_side}")
     started = time.perf_counter()
-    results = evaluate(args.model, args.count, args.threshold)
+    results = evaluate(
+        args.model,
+        args.count,
+        args.threshold,
+        sets,
+        quality=args.quality,
+        long_side=(low, high),
+    )
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"threshold {args.threshold}, model {args.model}")
+        how = f"quality {args.quality} through the plugin" if args.quality else "whole image"
+        print(f"threshold {args.threshold}, model {args.model}, {how}, longer side {low}-{high} px")
         print(markdown_table(results, args.count))
         print(f"({time.perf_counter() - started:.1f} s)")
 
