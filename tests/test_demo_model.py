@@ -138,6 +138,42 @@ def _train(*args: object) -> None:
 TINY_RUN = ("--steps", 2, "--text-steps", 2, "--batch-size", 4)
 
 
+def test_window_crops_tag_whole_objects_and_leave_cut_ones_open():
+    from visual_buffet_siglip.demo.train import CUT_SHAPE_VISIBLE, crop_scene
+
+    seen_cut = 0
+    for index in range(60):
+        image, tags, ignored = crop_scene(np.random.default_rng([0, 0, 0, index, 1]), 64)
+        again = crop_scene(np.random.default_rng([0, 0, 0, index, 1]), 64)
+        assert again[1:] == (tags, ignored) and again[0].tobytes() == image.tobytes()
+        assert 128 <= max(image.size) <= 256
+        assert not tags & ignored
+        assert tags | ignored <= set(DEMO_TAGS)
+        seen_cut += bool(ignored)
+    assert seen_cut >= 20  # windows cut objects often, as the quality passes' windows do
+    assert 0 < CUT_SHAPE_VISIBLE < 1
+
+
+def test_batches_without_crops_are_the_images_the_recipe_always_drew():
+    """crop_fraction = 0 keeps every image and its seed: the shipped stages stay reproducible."""
+    from visual_buffet_siglip.demo.train import StepBatches, TrainConfig, training_scene
+
+    class Processor:  # records the images instead of resizing them
+        def __call__(self, images, return_tensors):
+            return {"pixel_values": images}
+
+    config = TrainConfig(steps=4, batch_size=3, easy_fraction=0.5)
+    images, targets, weights = StepBatches(config, Processor())[3]
+    for index, image in enumerate(images):
+        expected, specs = training_scene(np.random.default_rng([0, 0, 3, index]), 64, False)
+        assert image.tobytes() == expected.tobytes()
+        assert {DEMO_TAGS[i] for i in np.flatnonzero(targets[index].numpy())} == tags_for(specs)
+    assert bool((weights == 1).all())
+    cropped = StepBatches(TrainConfig(steps=4, batch_size=32, crop_fraction=1.0), Processor())
+    _, _, weights = cropped[0]
+    assert bool((weights == 0).any())  # cut objects' tags are left open
+
+
 def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
     """A two-step run: the script, its output format and the plugin agree (no accuracy here)."""
     from visual_buffet.images import load_image
