@@ -294,9 +294,13 @@ class Bench:
             "peak_rss": tagged.peak_rss,
             "weight_bytes": weights,
             # For comparison only: time per photo from record arrivals after the first batch,
-            # inside the one run (flattered by the decode threads' head start).
-            "in_run_seconds_per_image": (tagged.arrivals[-1] - tagged.arrivals[batch - 1])
-            / max(1, len(tagged.arrivals) - batch),
+            # inside the one run (flattered by the decode threads' head start); None when
+            # the run had no second batch (--images at most the batch size).
+            "in_run_seconds_per_image": (
+                (tagged.arrivals[-1] - tagged.arrivals[batch - 1]) / (len(tagged.arrivals) - batch)
+                if len(tagged.arrivals) > batch
+                else None
+            ),
             "breakdown_ms": {
                 k: tagged.mean_timing(k) for k in ("decode_ms", "prepare_ms", "model_ms")
             },
