@@ -171,11 +171,11 @@ def training_scene(rng: np.random.Generator, image_size: int, easy: bool):
 def crop_scene(rng: np.random.Generator, image_size: int):
     """A window of a larger scene, as the quality passes show one: (image, tags, ignored).
 
-    Objects wholly inside the window keep their tags. An object the window cuts keeps
-    neither: its colour is neither asked for nor ruled out (``ignored``), nor is its shape
-    while most of it shows (``CUT_SHAPE_VISIBLE`` of its bounding box or more); a smaller
-    part names no shape (a negative, unless a whole object has it). This teaches the model
-    not to name a shape from an arc or an edge.
+    Objects wholly inside the window keep their tags. An object the window cuts is left
+    open: its colour is neither asked for nor ruled out (``ignored``), and so is its shape
+    while most of it shows (``CUT_SHAPE_VISIBLE`` of its bounding box or more); when less
+    shows, its shape counts as absent (a negative, unless a whole object has it). This
+    teaches the model not to name a shape from an arc or an edge.
     """
     width, height = random_image_size(rng, (2 * image_size, 4 * image_size))
     scale = rng.uniform(1.5, 2.5)
