@@ -16,6 +16,7 @@ import visual_buffet_siglip.bench as package
 from visual_buffet_siglip.bench.inputs import SIZE_NAMES, checkpoint
 from visual_buffet_siglip.bench.machine import LoadMeter, machine_info
 from visual_buffet_siglip.bench.report import render
+from visual_buffet_siglip.bench.runs import WARM_START_REPEATS
 from visual_buffet_siglip.bench.suite import Bench
 from visual_buffet_siglip.variants import demo_model_dir
 
@@ -78,6 +79,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="repeats of the decode and --help timings (default 5)",
     )
     parser.add_argument(
+        "--warm-starts",
+        type=int,
+        default=WARM_START_REPEATS,
+        help="one-photo warm starts per measurement; the fastest is subtracted from the "
+        f"longer runs (default {WARM_START_REPEATS})",
+    )
+    parser.add_argument(
         "--quick-run",
         action="store_true",
         help="tiny checkpoint and few photos: a smoke test (< 60 s)",
@@ -85,6 +93,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick_run:
         args.sizes, args.images, args.sweep_images, args.repeats = "tiny", 16, 8, 3
+        args.warm_starts = 1
         args.quality_images = 1
     args.quality_batches = 1 if args.quick_run else 2  # full batches of views per level
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
