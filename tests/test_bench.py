@@ -87,3 +87,19 @@ def test_quick_run_writes_markdown_and_json(quick_run):
     assert [row["key"] for row in results["rows"]] == list(ALL_ROWS)
     assert [row["batch"] for row in results["batch_sweep"]] == [1, 4, 8, 16]
     assert results["targets"]["size"] == "tiny"
+
+
+def test_warm_start_is_the_fastest_of_its_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One slow warm start must not flatter the throughputs computed from it (run 10)."""
+    from visual_buffet_siglip.bench import runs
+
+    walls = iter([8.8, 5.0, 5.2])
+    calls = []
+
+    def fake_run_cli(args, env):
+        calls.append(args)
+        return runs.CliRun(next(walls), [], [], None)
+
+    monkeypatch.setattr(runs, "run_cli", fake_run_cli)
+    assert runs.fastest_run(["tag", "x.jpg"], {}, 3).wall_s == 5.0
+    assert len(calls) == 3

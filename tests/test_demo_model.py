@@ -178,6 +178,7 @@ def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
     """A two-step run: the script, its output format and the plugin agree (no accuracy here)."""
     from visual_buffet.images import load_image
     from visual_buffet_siglip import SiglipPlugin
+    from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE
 
     out = tmp_path / "model"
     _train("--out", out, *TINY_RUN)
@@ -188,7 +189,7 @@ def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
             "model": str(out),
             "quality": "quick",
             "threshold": 0.0,
-            "custom_vocabulary": out / "vocabulary.txt",
+            "custom_vocabulary": out / DEMO_VOCABULARY_FILE,
         }
     )
     plugin.load()
@@ -234,7 +235,8 @@ def demo():
 
 
 def test_shipped_checkpoint_is_a_small_offline_siglip(demo):
-    from visual_buffet_siglip.demo.evaluate import MODEL_DIR, VOCABULARY_FILE
+    from visual_buffet_siglip.demo.evaluate import MODEL_DIR
+    from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE
 
     model, processor = demo
     assert type(model).__name__ == "SiglipModel"
@@ -242,7 +244,7 @@ def test_shipped_checkpoint_is_a_small_offline_siglip(demo):
     assert processor.tokenizer.model_input_names == ["input_ids"]
     auto = transformers.AutoModel.from_pretrained(MODEL_DIR, local_files_only=True)
     assert type(auto).__name__ == "SiglipModel"
-    vocabulary = (MODEL_DIR / VOCABULARY_FILE).read_text(encoding="utf-8").split()
+    vocabulary = (MODEL_DIR / DEMO_VOCABULARY_FILE).read_text(encoding="utf-8").split()
     assert tuple(vocabulary) == DEMO_TAGS
     assert sum(f.stat().st_size for f in MODEL_DIR.iterdir()) < 12_000_000
 
@@ -304,3 +306,16 @@ def test_committed_example_images_are_what_the_generator_draws(tmp_path):
         assert fresh.shape == kept.shape
         assert np.abs(fresh - kept).mean() < 1.0, path.name  # JPEG codec versions may differ
         assert f"`{path.name}`" in readme and ", ".join(sorted(tags)) in readme
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--sets", "nope"], "--sets: unknown nope"), (["--long-side", "big"], "--long-side")],
+)
+def test_evaluate_refuses_bad_arguments(args, message, capsys):
+    from visual_buffet_siglip.demo.evaluate import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

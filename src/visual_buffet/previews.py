@@ -35,9 +35,10 @@ from typing import Any
 
 from PIL import Image, TiffImagePlugin
 
+_VGA_PREVIEW, _FULL_HD_PREVIEW = 0x010001, 0x010002
 LARGE_THUMBNAIL_TYPES = {
-    0x010001: "Large Thumbnail (VGA Equivalent)",
-    0x010002: "Large Thumbnail (Full HD Equivalent)",
+    _VGA_PREVIEW: "Large Thumbnail (VGA Equivalent)",
+    _FULL_HD_PREVIEW: "Large Thumbnail (Full HD Equivalent)",
 }
 """MP types of camera previews, by number and by the name Pillow's MPF parser gives them."""
 
@@ -103,7 +104,7 @@ def jpeg_with_preview(
     buffer = io.BytesIO()
     preview.save(buffer, "JPEG", quality=preview_quality)
     preview_bytes = buffer.getvalue()
-    preview_type = 0x010002 if max(preview.size) > 640 else 0x010001
+    preview_type = _FULL_HD_PREVIEW if max(preview.size) > 640 else _VGA_PREVIEW
 
     def mpf_segment(entries: bytes) -> bytes:
         ifd = TiffImagePlugin.ImageFileDirectory_v2()

@@ -25,7 +25,7 @@ from visual_buffet import __version__, paths
 from visual_buffet.images import LoadedImage
 from visual_buffet.plugin_api import ImageTags, Plugin, PluginError, Tag, View
 from visual_buffet_siglip.settings import DEFAULT_THRESHOLD, SETTINGS
-from visual_buffet_siglip.variants import ModelChoice, resolve_model
+from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE, ModelChoice, resolve_model
 from visual_buffet_siglip.views import PlannedView, max_side_needed, plan_views
 from visual_buffet_siglip.vocabulary import (
     TEMPLATE,
@@ -103,7 +103,7 @@ class SiglipPlugin(Plugin):
         if custom is not None:
             labels = read_vocabulary_file(custom)
         elif choice.variant == "demo":
-            labels = read_vocabulary_file(Path(choice.source) / "vocabulary.txt")
+            labels = read_vocabulary_file(Path(choice.source) / DEMO_VOCABULARY_FILE)
         else:
             labels = read_vocabulary_file(builtin_vocabulary_path(), what="built-in vocabulary")
         return labels[: self.settings["max_candidates"]]

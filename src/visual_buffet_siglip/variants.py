@@ -107,6 +107,10 @@ KNOWN_CHECKPOINTS: tuple[str, ...] = (
 """Google's published SigLIP / SigLIP 2 checkpoints. Other ``google/siglip*`` names are typos."""
 
 
+DEMO_VOCABULARY_FILE = "vocabulary.txt"
+"""The demo checkpoint's own tags, one per line, in its folder: the demo's vocabulary."""
+
+
 def demo_model_dir() -> Path:
     """The trained demo checkpoint that ships inside the package."""
     return Path(str(resources.files("visual_buffet_siglip") / "demo" / "model"))

@@ -131,11 +131,16 @@ class Bench:
         cold = run_cli(tag_args(one, "quick", folder, self.labels_file), env)
         self.log(f"{size}: warm start")
         warm = fastest_run(tag_args(one, "quick", folder, self.labels_file), env, a.warm_starts)
+
+        def throughput(sources: list[Path]) -> tuple[CliRun, float | None]:
+            """The quick run of (1) on ``a.images`` copies of ``sources``, and others' CPU share."""
+            photos = photo_copies(self.work / "photos-mixed", sources, a.images)
+            meter = LoadMeter()
+            run = run_cli(tag_args(photos, "quick", folder, self.labels_file), env)
+            return run, meter.others()
+
         self.log(f"{size}: throughput, {a.images} camera photos")
-        photos = photo_copies(self.work / "photos-mixed", self.mixed, a.images)
-        meter = LoadMeter()
-        tagged = run_cli(tag_args(photos, "quick", folder, self.labels_file), env)
-        tagged_others = meter.others()
+        tagged, tagged_others = throughput(self.mixed)
         per_image = seconds_per_image(warm, tagged)
         batch = tagged.batch
         self.warm = warm
@@ -144,10 +149,7 @@ class Bench:
         warm_export = fastest_run(
             tag_args(one_export, "quick", folder, self.labels_file), env, a.warm_starts
         )
-        exported = photo_copies(self.work / "photos-mixed", self.mixed_export, a.images)
-        meter = LoadMeter()
-        tagged_export = run_cli(tag_args(exported, "quick", folder, self.labels_file), env)
-        export_others = meter.others()
+        tagged_export, export_others = throughput(self.mixed_export)
         export_per_image = seconds_per_image(warm_export, tagged_export)
 
         measured = self.in_process(folder, cache, batch)

@@ -34,10 +34,10 @@ from visual_buffet_siglip.demo.shapes import (
     render_scene,
     tags_for,
 )
+from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE, demo_model_dir
 from visual_buffet_siglip.views import QUALITY_LEVELS
 
-MODEL_DIR = Path(__file__).parent / "model"
-VOCABULARY_FILE = "vocabulary.txt"
+MODEL_DIR = demo_model_dir()
 TEMPLATE = "This is a photo of {label}."
 MAX_TEXT_LENGTH = 64
 DEFAULT_THRESHOLD = 0.01
@@ -168,7 +168,7 @@ def plugin_scores(
     plugin = SiglipPlugin(
         {
             "model": str(model_dir),
-            "custom_vocabulary": str(model_dir / VOCABULARY_FILE),
+            "custom_vocabulary": str(model_dir / DEMO_VOCABULARY_FILE),
             "quality": quality,
             "threshold": 0.0,
             "max_tags": 0,
@@ -219,6 +219,15 @@ def tag_metrics(
             "p99_negative_score": float(np.percentile(s[~t], 99)) if (~t).any() else float("nan"),
         }
     return report
+
+
+def precision_recall(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``tag_metrics`` flattened to the four figures: ``colour_precision`` ... ``shape_recall``."""
+    return {
+        f"{group}_{name}": metrics[group][name]
+        for group in ("colour", "shape")
+        for name in ("precision", "recall")
+    }
 
 
 def evaluate(

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from visual_buffet_siglip.demo.evaluate import VOCABULARY_FILE, prompt_input_ids
+from visual_buffet_siglip.demo.evaluate import prompt_input_ids
 from visual_buffet_siglip.demo.shapes import (
     COLOURS,
     DEMO_TAGS,
@@ -59,6 +59,7 @@ from visual_buffet_siglip.demo.shapes import (
     tags_for,
 )
 from visual_buffet_siglip.synthetic import VOCABULARY_WORDS, build_siglip_tokenizer
+from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE
 
 TRAIN_STREAM = 0
 """First element of every training seed (evaluation: 1, validation during training: 2)."""
@@ -289,7 +290,7 @@ def spread_prompts(model, input_ids: torch.Tensor, steps: int, learning_rate: fl
 
 def _validate(model, processor, count: int = 128) -> dict[str, float]:
     """Quick check on validation images (their own seed stream): argmax accuracy, P/R @ 0.01."""
-    from visual_buffet_siglip.demo.evaluate import score_images, tag_metrics
+    from visual_buffet_siglip.demo.evaluate import precision_recall, score_images, tag_metrics
 
     images, truths = [], []
     for index in range(count):
@@ -300,17 +301,12 @@ def _validate(model, processor, count: int = 128) -> dict[str, float]:
     model.eval()
     scores = score_images(model, processor, images)
     model.train()
-    metrics = tag_metrics(scores, truths)
     shape_columns = [DEMO_TAGS.index(s) for s in SHAPES]
     best = np.array(SHAPES)[scores[:, shape_columns].argmax(axis=1)]
     truth = np.array([next(t for t in tags if t in SHAPES) for tags in truths])
     return {
         "shape_argmax_accuracy": round(float(np.mean(best == truth)), 3),
-        **{
-            f"{group}_{name}": round(metrics[group][name], 3)
-            for group in ("colour", "shape")
-            for name in ("precision", "recall")
-        },
+        **{k: round(v, 3) for k, v in precision_recall(tag_metrics(scores, truths)).items()},
     }
 
 
@@ -325,7 +321,11 @@ def calibrate(model, processor, *, count: int = 384) -> dict[str, float]:
     threshold (ties: their mean, then the steeper scale). Returns the old and new values and
     those four numbers.
     """
-    from visual_buffet_siglip.demo.evaluate import image_text_cosines, tag_metrics
+    from visual_buffet_siglip.demo.evaluate import (
+        image_text_cosines,
+        precision_recall,
+        tag_metrics,
+    )
 
     images, truths = [], []
     for index in range(count):
@@ -337,12 +337,9 @@ def calibrate(model, processor, *, count: int = 384) -> dict[str, float]:
     cosines = image_text_cosines(model, processor, images).astype(np.float64)
 
     def quality(scale: float, bias: float) -> tuple[tuple[float, float, float], dict[str, float]]:
-        metrics = tag_metrics(1.0 / (1.0 + np.exp(-(cosines * scale + bias))), truths)
-        values = {
-            f"{group}_{name}": metrics[group][name]
-            for group in ("colour", "shape")
-            for name in ("precision", "recall")
-        }
+        values = precision_recall(
+            tag_metrics(1.0 / (1.0 + np.exp(-(cosines * scale + bias))), truths)
+        )
         # The weakest of the four; among ties (the optimum is flat across scales), the best
         # mean, then the steeper scale: clear cases score far from the threshold.
         return (min(values.values()), float(np.mean(list(values.values()))), scale), values
@@ -475,7 +472,7 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
         out_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(out_dir, safe_serialization=True)
         processor.save_pretrained(out_dir)
-    (out_dir / VOCABULARY_FILE).write_text("\n".join(DEMO_TAGS) + "\n", encoding="utf-8")
+    (out_dir / DEMO_VOCABULARY_FILE).write_text("\n".join(DEMO_TAGS) + "\n", encoding="utf-8")
     summary = {
         "config": asdict(config),
         "train_seconds": round(seconds, 1),
