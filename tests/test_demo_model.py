@@ -169,19 +169,94 @@ def test_batches_without_crops_are_the_images_the_recipe_always_drew():
         assert image.tobytes() == expected.tobytes()
         assert {DEMO_TAGS[i] for i in np.flatnonzero(targets[index].numpy())} == tags_for(specs)
     assert bool((weights == 1).all())
-    cropped = StepBatches(TrainConfig(steps=4, batch_size=32, crop_fraction=1.0), Processor())
+    config = TrainConfig(steps=4, batch_size=32, easy_fraction=0, crop_fraction=1.0)
+    cropped = StepBatches(config, Processor())
     _, _, weights = cropped[0]
     assert bool((weights == 0).any())  # cut objects' tags are left open
 
 
+class _BytesProcessor:
+    """SigLIP's pixel mapping (byte k -> 2k/255 - 1) without the resize: small and exact."""
+
+    def __call__(self, images, return_tensors):
+        arrays = [np.asarray(image.resize((16, 16)), dtype=np.float32) for image in images]
+        pixels = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+        return {"pixel_values": (pixels / 255 - 0.5) / 0.5}
+
+
+def test_crops_start_after_the_single_object_phase():
+    from visual_buffet_siglip.demo.train import StepBatches, TrainConfig, training_scene
+
+    class Processor:  # records the images instead of resizing them
+        def __call__(self, images, return_tensors):
+            return {"pixel_values": images}
+
+    config = TrainConfig(steps=4, batch_size=8, easy_fraction=0.5, crop_fraction=1.0)
+    batches = StepBatches(config, Processor())
+    images, _, weights = batches[1]  # easy: the single objects, never a window
+    for index, image in enumerate(images):
+        expected, _ = training_scene(np.random.default_rng([0, 0, 1, index]), 64, True)
+        assert image.tobytes() == expected.tobytes()
+    assert bool((weights == 1).all())
+    assert bool((batches[2][2] == 0).any())  # then every image is a window
+
+
+def test_replayed_batches_are_the_drawn_ones_mirrored_within_their_phase():
+    from visual_buffet_siglip.demo.train import ReplayBatches, StepBatches, TrainConfig
+
+    config = TrainConfig(
+        image_size=16, steps=12, batch_size=6, easy_fraction=0.5, distinct_batches=4, workers=0
+    )
+    replay = ReplayBatches(config, _BytesProcessor())
+    drawn = [StepBatches(config, _BytesProcessor())[step] for step in (0, 3, 6, 9)]
+    assert replay.phases == {True: [0, 1], False: [2, 3]}
+    mirrored = 0
+    for step, (pixels, targets, weights) in enumerate(replay):
+        matches = [
+            i
+            for i, (drawn_pixels, drawn_targets, _) in enumerate(drawn)
+            if torch.equal(targets, drawn_targets)
+        ]
+        assert len(matches) == 1 and matches[0] in replay.phases[step < 6]
+        source = drawn[matches[0]][0]
+        for image, original in zip(pixels, source, strict=True):
+            # Stored as bytes and restored exactly; some images mirrored left-right.
+            if torch.equal(image, original):
+                continue
+            assert torch.equal(image, original.flip(-1))
+            mirrored += 1
+        assert torch.equal(weights, drawn[matches[0]][2])
+    assert 0 < mirrored < 12 * 6
+    again = [pixels for pixels, _, _ in replay]
+    assert all(torch.equal(a, b) for a, (b, _, _) in zip(again, replay, strict=True))
+
+
+def test_shape_loss_is_a_six_way_choice_on_images_with_one_known_shape():
+    from visual_buffet_siglip.demo.train import shape_loss
+
+    columns = [DEMO_TAGS.index(shape) for shape in SHAPES]
+    logits = torch.randn(4, len(DEMO_TAGS))
+    targets = torch.zeros(4, len(DEMO_TAGS))
+    weights = torch.ones_like(targets)
+    targets[0, columns[2]] = 1  # one triangle: counts
+    targets[1, columns[0]] = targets[1, columns[1]] = 1  # two shapes: skipped
+    targets[2, columns[3]] = 1
+    weights[2, columns[4]] = 0  # a cut object's shape left open: skipped
+    targets[3, DEMO_TAGS.index("red")] = 1  # no shape at all: skipped
+    expected = torch.nn.functional.cross_entropy(logits[:1, columns], torch.tensor([2]))
+    assert torch.allclose(shape_loss(logits, targets, weights, columns), expected)
+    assert float(shape_loss(logits[1:], targets[1:], weights[1:], columns)) == 0.0
+
+
 def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
-    """A two-step run: the script, its output format and the plugin agree (no accuracy here)."""
+    """A two-step run (replaying drawn batches, as the recipe does): the script, its output
+    format and the plugin agree (no accuracy here)."""
     from visual_buffet.images import load_image
     from visual_buffet_siglip import SiglipPlugin
     from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE
 
     out = tmp_path / "model"
-    _train("--out", out, *TINY_RUN)
+    _train("--out", out, *TINY_RUN, "--distinct-batches", 2, "--shape-loss-weight", 1)
     image, _ = render_scene(np.random.default_rng([5, 0]), (96, 96), n_objects=1)
     image.save(tmp_path / "shape.png")
     plugin = SiglipPlugin(
@@ -204,7 +279,8 @@ def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_p
     from visual_buffet_siglip.demo.evaluate import load_demo_model, prompt_input_ids
 
     first, second = tmp_path / "stage1", tmp_path / "stage2"
-    _train("--out", first, *TINY_RUN, "--no-calibrate")
+    # A narrower first stage: the second takes its width from the saved model.
+    _train("--out", first, *TINY_RUN, "--no-calibrate", "--hidden-size", 32)
     assert json.loads((first / "training.json").read_text())["calibration"] is None
     _train("--out", second, "--init-from", first, *TINY_RUN)
 

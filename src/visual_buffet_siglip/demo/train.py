@@ -6,7 +6,8 @@ The shipped model took three runs (75 min on 2 cores); docs/demo-model.md has th
 
 Every step draws a fresh batch of procedural images (``demo.shapes``) from its own seeds
 (``numpy.random.default_rng([TRAIN_STREAM, seed, step, index])``; evaluation and validation use
-other streams), so the model never sees an evaluation image.
+other streams), so the model never sees an evaluation image; ``--distinct-batches`` draws a
+fixed set of such batches instead and replays it.
 
 Recipe (see docs/demo-model.md for why each part is there):
 
@@ -24,9 +25,14 @@ Recipe (see docs/demo-model.md for why each part is there):
 4. Curriculum: the first ``easy_fraction`` of steps use one large object (20-70 % of the
    image side) per image and no specks; then the full distribution (1-3 objects from 8 % of
    the side, untagged specks that teach it to ignore tiny things).
-5. Windows: a ``crop_fraction`` of the images are windows of larger scenes, as the quality
-   passes show a photo (``crop_scene``): a shape the window cuts is not named.
-6. Calibration: temperature and bias are set on validation images so that the product's
+5. Windows: after the first phase, a ``crop_fraction`` of the images are windows of larger
+   scenes, as the quality passes show a photo (``crop_scene``): a shape the window cuts is
+   not named.
+6. Optional, for a faster run (not the shipped model's recipe; docs/demo-model.md has the
+   measured trade): ``shape_loss_weight`` adds a six-way cross-entropy over the tag head's
+   shape logits (``shape_loss``); ``distinct_batches`` draws that many batches up front and
+   replays them mirrored (``ReplayBatches``) instead of drawing every step.
+7. Calibration: temperature and bias are set on validation images so that the product's
    default threshold (0.01) balances precision and recall (``calibrate``).
 
 Determinism: fixed seeds, ``torch.use_deterministic_algorithms``, data drawn per step
@@ -96,8 +102,10 @@ class TrainConfig:
     text_steps: int = 40
     text_learning_rate: float = 1e-3
     tag_head_weight: float = 1.0
+    shape_loss_weight: float = 0.0
     easy_fraction: float = 0.6
     crop_fraction: float = 0.0
+    distinct_batches: int = 0
     seed: int = 0
     threads: int = 2
     workers: int = 1
@@ -202,6 +210,11 @@ def crop_scene(rng: np.random.Generator, image_size: int):
     return image.crop((left, top, right, bottom)), tags, ignored - tags
 
 
+def is_easy(config: TrainConfig, step: int) -> bool:
+    """Whether `step` is in the curriculum's first phase (one large object, no crops)."""
+    return step < config.easy_fraction * config.steps
+
+
 class StepBatches(torch.utils.data.Dataset):
     """Batch `step` of the run: preprocessed pixels, multi-hot tag targets and loss weights.
 
@@ -219,13 +232,13 @@ class StepBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, step: int):
         config = self.config
-        easy = step < config.easy_fraction * config.steps
+        easy = is_easy(config, step)
         images, targets = [], torch.zeros(config.batch_size, len(DEMO_TAGS))
         weights = torch.ones_like(targets)
         for index in range(config.batch_size):
             ignored: set[str] = set()
             crop_rng = np.random.default_rng([TRAIN_STREAM, config.seed, step, index, 1])
-            if config.crop_fraction and crop_rng.random() < config.crop_fraction:
+            if config.crop_fraction and not easy and crop_rng.random() < config.crop_fraction:
                 image, tags, ignored = crop_scene(crop_rng, config.image_size)
             else:
                 rng = np.random.default_rng([TRAIN_STREAM, config.seed, step, index])
@@ -242,6 +255,65 @@ class StepBatches(torch.utils.data.Dataset):
 
 def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
+
+
+def _step_loader(dataset, workers: int):
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=None,
+        shuffle=False,
+        num_workers=workers,
+        worker_init_fn=_worker_init if workers else None,
+        prefetch_factor=2 if workers else None,
+    )
+
+
+class ReplayBatches:
+    """``distinct_batches`` batches drawn before training, replayed with random mirroring.
+
+    Drawing costs 2.2 ms of one core per image, about as much as training on it, and drawing
+    alongside training makes the two fight for the same cores: on this project's 2-core
+    machine a step of the width-128 model took 0.75 s drawing alongside and 0.47 s
+    replaying a set drawn up front (in ``workers`` processes). The batches are
+    those of steps spread evenly over the run, so the curriculum's phases keep their share;
+    step `s` replays a batch of its own phase, chosen from the seed, each image mirrored
+    left-right with probability 1/2 (every tag survives a mirror; rotations would show
+    triangles and stars in poses the generator never draws). Pixels are kept as the bytes
+    the image processor started from, a quarter of the memory of float32.
+    """
+
+    def __init__(self, config: TrainConfig, image_processor) -> None:
+        self.config = config
+        drawn_at = [
+            i * config.steps // config.distinct_batches for i in range(config.distinct_batches)
+        ]
+        self.pixels, self.targets, self.weights = [], [], []
+        source = torch.utils.data.Subset(StepBatches(config, image_processor), drawn_at)
+        for pixels, targets, weights in _step_loader(source, config.workers):
+            # SigLIP's processor maps byte k to 2k/255 - 1: stored back as k, exactly.
+            self.pixels.append(((pixels + 1) * 127.5).round().to(torch.uint8))
+            self.targets.append(targets)
+            self.weights.append(weights)
+        self.phases = {
+            easy: [i for i, step in enumerate(drawn_at) if is_easy(config, step) == easy]
+            for easy in (True, False)
+        }
+
+    def __len__(self) -> int:
+        return self.config.steps
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.config.seed)
+        for step in range(self.config.steps):
+            pool = (
+                self.phases[is_easy(self.config, step)]
+                or self.phases[not is_easy(self.config, step)]
+            )
+            index = pool[int(torch.randint(len(pool), (1,), generator=generator))]
+            pixels = self.pixels[index].float() / 127.5 - 1
+            mirrored = torch.rand(len(pixels), generator=generator) < 0.5
+            pixels[mirrored] = pixels[mirrored].flip(-1)
+            yield pixels, self.targets[index], self.weights[index]
 
 
 def _parameter_groups(modules: Sequence[torch.nn.Module], config: TrainConfig) -> list[dict]:
@@ -265,6 +337,23 @@ def _parameter_groups(modules: Sequence[torch.nn.Module], config: TrainConfig) -
         # log(10) and -10 (SigLIP's init) and must travel several units in a short run.
         {"params": scalars, "weight_decay": 0.0, "lr": lr * config.scalar_lr_multiplier},
     ]
+
+
+def shape_loss(
+    tag_logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, columns: list[int]
+) -> torch.Tensor:
+    """Softmax cross-entropy over the tag head's shape logits, on images with exactly one shape.
+
+    Binary cross-entropy per tag lets the tower settle for colour, which it learns first;
+    a six-way choice between the shapes is the plain classification gradient that taught
+    this tower shape in a probe. Images with two shapes, or a cut object whose shape is
+    left open, are skipped.
+    """
+    shapes, known = targets[:, columns], (weights[:, columns] == 1).all(dim=1)
+    one = known & (shapes.sum(dim=1) == 1)
+    if not one.any():
+        return tag_logits.new_zeros(())
+    return F.cross_entropy(tag_logits[one][:, columns], shapes[one].argmax(dim=1))
 
 
 def spread_prompts(model, input_ids: torch.Tensor, steps: int, learning_rate: float) -> float:
@@ -396,11 +485,12 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
         model.text_model.requires_grad_(False)
         with torch.no_grad():
             text = F.normalize(model.get_text_features(input_ids=input_ids).pooler_output, dim=-1)
+        width = model.config.vision_config.hidden_size  # the saved model's, with --init-from
         # The shipped model was trained with a second, unused head (patch labels at weight 0,
         # since removed: no measurable gain) created here. Drawing its initial weights keeps
         # the random stream, and so the shipped weights, reproducible with this script.
-        torch.nn.Linear(config.hidden_size, 2 + len(SHAPES) + len(COLOURS))
-        tag_head = torch.nn.Linear(config.hidden_size, len(DEMO_TAGS)).to(device)
+        torch.nn.Linear(width, 2 + len(SHAPES) + len(COLOURS))
+        tag_head = torch.nn.Linear(width, len(DEMO_TAGS)).to(device)
         optimizer = torch.optim.AdamW(_parameter_groups([model, tag_head], config))
         warmup = max(1, int(config.warmup_fraction * config.steps))
 
@@ -411,31 +501,39 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
             return 0.5 * (1 + math.cos(math.pi * progress))
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        loader = torch.utils.data.DataLoader(
-            StepBatches(config, processor.image_processor),
-            batch_size=None,
-            shuffle=False,
-            num_workers=config.workers,
-            worker_init_fn=_worker_init if config.workers else None,
-            prefetch_factor=2 if config.workers else None,
-        )
+        if config.distinct_batches:
+            loader = ReplayBatches(config, processor.image_processor)
+            print(
+                json.dumps(
+                    {
+                        "drawn": config.distinct_batches,
+                        "seconds": round(time.perf_counter() - started, 1),
+                    }
+                ),
+                flush=True,
+            )
+        else:
+            loader = _step_loader(StepBatches(config, processor.image_processor), config.workers)
+        shape_columns = [DEMO_TAGS.index(shape) for shape in SHAPES]
         history: list[dict] = []
-        sums = {"loss": 0.0, "siglip": 0.0, "tags": 0.0}
+        sums = {"loss": 0.0, "siglip": 0.0, "tags": 0.0, "shape": 0.0}
         for step, (pixels, targets, weights) in enumerate(loader):
             pixels, targets, weights = pixels.to(device), targets.to(device), weights.to(device)
             vision = model.get_image_features(pixel_values=pixels)
             image = F.normalize(vision.pooler_output, dim=-1)
             logits = image @ text.T * model.logit_scale.exp() + model.logit_bias
+            tag_logits = tag_head(vision.pooler_output)
             tags = F.binary_cross_entropy_with_logits(
-                tag_head(vision.pooler_output), targets, weight=weights, reduction="sum"
+                tag_logits, targets, weight=weights, reduction="sum"
             ) / len(pixels)
+            shape = shape_loss(tag_logits, targets, weights, shape_columns)
             targets = F.pad(targets, (0, len(DISTRACTOR_WORDS)))  # distractors: negatives
             weights = F.pad(weights, (0, len(DISTRACTOR_WORDS)), value=1.0)
             siglip = F.binary_cross_entropy_with_logits(
                 logits, targets, weight=weights, reduction="sum"
             )
             siglip = siglip / len(pixels)
-            loss = siglip + config.tag_head_weight * tags
+            loss = siglip + config.tag_head_weight * tags + config.shape_loss_weight * shape
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(
@@ -444,7 +542,12 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
             optimizer.step()
             scheduler.step()
 
-            for name, value in (("loss", loss), ("siglip", siglip), ("tags", tags)):
+            for name, value in (
+                ("loss", loss),
+                ("siglip", siglip),
+                ("tags", tags),
+                ("shape", shape),
+            ):
                 sums[name] += value.item()
             done = step + 1
             if done % log_every == 0 or done == config.steps:
