@@ -81,6 +81,19 @@ def prompt_input_ids(tokenizer, labels: Sequence[str]):
     )["input_ids"]
 
 
+def quiet_transformers() -> None:
+    """Silence transformers' progress bars and notices in the demo tools, as the plugin does.
+
+    They would bury the tools' output: the PIL image-processor fallback without torchvision
+    (expected), and a token-id check that fails on transformers' own default text config
+    while it loads a SiglipModel (not on the demo model's config).
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def load_demo_model(model_dir: Path = MODEL_DIR):
     """(model, processor) from a saved demo checkpoint, offline, float32, eval mode."""
     from transformers import AutoProcessor, SiglipModel
@@ -297,6 +310,7 @@ def main(argv: list[str] | None = None) -> None:
         help="range of the images' longer side in px, MIN,MAX (default %(default)s)",
     )
     args = parser.parse_args(argv)
+    quiet_transformers()
     sets = [name.strip() for name in args.sets.split(",") if name.strip()]
     unknown = sorted(set(sets) - set(HELD_OUT_SETS))
     if unknown:

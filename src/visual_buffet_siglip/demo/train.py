@@ -55,7 +55,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from visual_buffet_siglip.demo.evaluate import prompt_input_ids
+from visual_buffet_siglip.demo.evaluate import prompt_input_ids, quiet_transformers
 from visual_buffet_siglip.demo.shapes import (
     COLOURS,
     DEMO_TAGS,
@@ -620,6 +620,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             parser.add_argument(flag, type=type(value), default=value)
     args = parser.parse_args(argv)
+    quiet_transformers()
     if args.calibrate_only:
         print(json.dumps(recalibrate(args.out), indent=2))
         return
