@@ -219,8 +219,9 @@ class StepBatches(torch.utils.data.Dataset):
     """Batch `step` of the run: preprocessed pixels, multi-hot tag targets and loss weights.
 
     A weight is 0 for a tag the image neither shows nor rules out (``crop_scene``), else 1.
-    A ``crop_fraction`` of the images are windows (``crop_scene``), decided and drawn from
-    their own seeds, so a run without crops draws exactly the images it always did.
+    After the single-object phase, a ``crop_fraction`` of the images are windows
+    (``crop_scene``), decided and drawn from their own seeds, so a run without crops draws
+    exactly the images it always did.
     """
 
     def __init__(self, config: TrainConfig, image_processor) -> None:
