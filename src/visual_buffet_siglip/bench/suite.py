@@ -311,18 +311,31 @@ class Bench:
             },
         }
 
-    def in_process(self, folder: Path, cache: Path, batch: int) -> dict[str, Any]:
-        """Decode timings (5) and the vision tower (2), with the plugin's own loader."""
+    def loaded_plugin(self, folder: Path, cache: Path, labels_file: Path) -> tuple[Any, list]:
+        """The plugin loaded in this process on the text cache the CLI wrote, and the mixed
+        photos prepared as its quick pass does (pixel tensors for the bare vision tower)."""
         from visual_buffet.images import load_image
         from visual_buffet_siglip.plugin import SiglipPlugin
 
-        a = self.args
-        self.log("in-process plugin: decode timings, vision tower")
-        os.environ["VISUAL_BUFFET_CACHE_DIR"] = str(cache)  # the text cache the CLI wrote
+        os.environ["VISUAL_BUFFET_CACHE_DIR"] = str(cache)
         plugin = SiglipPlugin(
-            {"model": str(folder), "quality": "quick", "custom_vocabulary": str(self.labels_file)}
+            {"model": str(folder), "quality": "quick", "custom_vocabulary": str(labels_file)}
         )
         plugin.load()
+        max_side = plugin.max_image_side()
+        pool = [
+            plugin.prepare(load_image(p, max_side=max_side)).inputs["pixel_values"]
+            for p in self.mixed
+        ]
+        return plugin, pool
+
+    def in_process(self, folder: Path, cache: Path, batch: int) -> dict[str, Any]:
+        """Decode timings (5) and the vision tower (2), with the plugin's own loader."""
+        from visual_buffet.images import load_image
+
+        a = self.args
+        self.log("in-process plugin: decode timings, vision tower")
+        plugin, pool = self.loaded_plugin(folder, cache, self.labels_file)
         max_side = plugin.max_image_side()
         big, export = self.big[0], self.big_export[0]
         load_image(big)  # the files into the page cache
@@ -336,10 +349,6 @@ class Bench:
         decode_only_ms = median_ms(lambda: load_image(big, max_side=max_side), a.repeats)
         export_ms = median_ms(lambda: quick(export), a.repeats)
         export_decode_ms = median_ms(lambda: load_image(export, max_side=max_side), a.repeats)
-        pool = [
-            plugin.prepare(load_image(p, max_side=max_side)).inputs["pixel_values"]
-            for p in self.mixed
-        ]
         model = plugin._loaded.model
         meter = LoadMeter()
         ceiling = vision_images_per_second(model, pool, batch, a.images, CEILING_REPEATS)
@@ -440,19 +449,7 @@ class Bench:
         tagged = run_cli(tag_args(photos, "quick", folder, labels_file), env)
         per_image = seconds_per_image(warm, tagged)
 
-        from visual_buffet.images import load_image
-        from visual_buffet_siglip.plugin import SiglipPlugin
-
-        os.environ["VISUAL_BUFFET_CACHE_DIR"] = str(cache)
-        plugin = SiglipPlugin(
-            {"model": str(folder), "quality": "quick", "custom_vocabulary": str(labels_file)}
-        )
-        plugin.load()
-        max_side = plugin.max_image_side()
-        pool = [
-            plugin.prepare(load_image(p, max_side=max_side)).inputs["pixel_values"]
-            for p in self.mixed
-        ]
+        plugin, pool = self.loaded_plugin(folder, cache, labels_file)
         rates = {}
         for b in sorted({1, tagged.batch}):
             self.log(f"{size}: vision tower, batch {b}")
