@@ -274,7 +274,7 @@ class ReplayBatches:
 
     Drawing costs 2.2 ms of one core per image, about as much as training on it, and drawing
     alongside training makes the two fight for the same cores: on this project's 2-core
-    machine a step of the width-128 model took 0.75 s drawing alongside and 0.47 s
+    machine a step of the width-128 model took 0.75 s drawing alongside and 0.57 s
     replaying a set drawn up front (in ``workers`` processes). The batches are
     those of steps spread evenly over the run, so the curriculum's phases keep their share;
     step `s` replays a batch of its own phase, chosen from the seed, each image mirrored
