@@ -504,15 +504,9 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         if config.distinct_batches:
             loader = ReplayBatches(config, processor.image_processor)
-            print(
-                json.dumps(
-                    {
-                        "drawn": config.distinct_batches,
-                        "seconds": round(time.perf_counter() - started, 1),
-                    }
-                ),
-                flush=True,
-            )
+            seconds = round(time.perf_counter() - started, 1)
+            drawn = {"drawn": config.distinct_batches, "seconds": seconds}
+            print(json.dumps(drawn), flush=True)
         else:
             loader = _step_loader(StepBatches(config, processor.image_processor), config.workers)
         shape_columns = [DEMO_TAGS.index(shape) for shape in SHAPES]
@@ -543,12 +537,7 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
             optimizer.step()
             scheduler.step()
 
-            for name, value in (
-                ("loss", loss),
-                ("siglip", siglip),
-                ("tags", tags),
-                ("shape", shape),
-            ):
+            for name, value in zip(sums, (loss, siglip, tags, shape), strict=True):
                 sums[name] += value.item()
             done = step + 1
             if done % log_every == 0 or done == config.steps:
