@@ -118,18 +118,6 @@ class ShapeSpec:
         return min(xs), min(ys), max(xs), max(ys)
 
 
-@dataclass(frozen=True)
-class Scene:
-    """An image and the objects drawn on it."""
-
-    image: Image.Image
-    shapes: tuple[ShapeSpec, ...]
-
-    @property
-    def tags(self) -> set[str]:
-        return tags_for(self.shapes)
-
-
 def tags_for(specs: Iterable[ShapeSpec]) -> set[str]:
     """The tags an image deserves: the union of its tagged objects' colours and shapes."""
     tags: set[str] = set()

@@ -306,10 +306,8 @@ class ReplayBatches:
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.config.seed)
         for step in range(self.config.steps):
-            pool = (
-                self.phases[is_easy(self.config, step)]
-                or self.phases[not is_easy(self.config, step)]
-            )
+            easy = is_easy(self.config, step)
+            pool = self.phases[easy] or self.phases[not easy]  # a phase may have no batch
             index = pool[int(torch.randint(len(pool), (1,), generator=generator))]
             pixels = self.pixels[index].float() / 127.5 - 1
             mirrored = torch.rand(len(pixels), generator=generator) < 0.5
