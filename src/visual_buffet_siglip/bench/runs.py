@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,31 @@ def seconds_per_image(short: CliRun, long: CliRun) -> float:
     if extra < 1:
         raise BenchError("the longer run must tag more images than the shorter one")
     return (long.wall_s - short.wall_s) / extra
+
+
+MIN_MEASURED_S = 3.0
+"""Seconds a run must spend beyond start-up for its photos' cost to stand out of the noise.
+
+Start-up (imports, model load, first forward) varies by a second or more between runs; on
+the H100 machine it was 17 s. Run 12 there tagged 16 photos at 0.04 s each: the 16-photo run
+finished before the 1-photo one, and row (1) read -26.69 images/s."""
+MAX_RUN_PHOTOS = 1024
+"""The most photos `long_enough_run` asks for (each a copy: 7 GB of 24 MP JPEGs)."""
+
+
+def long_enough_run(
+    run_with: Callable[[int], CliRun], count: int, startup_s: float, log: Callable[[str], None]
+) -> CliRun:
+    """``run_with(count)``, repeated with twice the photos until it spends ``MIN_MEASURED_S``
+    beyond ``startup_s`` (or reaches ``MAX_RUN_PHOTOS``): a fast machine (a GPU) gets enough
+    photos for a difference of wall times to measure them, a slow one runs ``count`` once."""
+    while True:
+        run = run_with(count)
+        spent = run.wall_s - startup_s
+        if spent >= MIN_MEASURED_S or count >= MAX_RUN_PHOTOS:
+            return run
+        count = min(MAX_RUN_PHOTOS, 2 * count)
+        log(f"  {spent:.1f} s beyond start-up is within its noise: again with {count} photos")
 
 
 def wait_peak_rss(proc: subprocess.Popen[bytes]) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -33,6 +34,7 @@ from visual_buffet_siglip.bench.runs import (
     CliRun,
     fastest_run,
     help_seconds,
+    long_enough_run,
     quality_run_length,
     run_cli,
     seconds_per_image,
@@ -132,15 +134,20 @@ class Bench:
         self.log(f"{size}: warm start")
         warm = fastest_run(tag_args(one, "quick", folder, self.labels_file), env, a.warm_starts)
 
-        def throughput(sources: list[Path]) -> tuple[CliRun, float | None]:
-            """The quick run of (1) on ``a.images`` copies of ``sources``, and others' CPU share."""
-            photos = photo_copies(self.work / "photos-mixed", sources, a.images)
+        def throughput(sources: list[Path], startup: CliRun) -> tuple[CliRun, float | None]:
+            """The quick run of (1) on ``a.images`` copies of ``sources`` (more where they
+            take under ``MIN_MEASURED_S`` beyond ``startup``), and others' CPU share."""
+
+            def run_with(count: int) -> CliRun:
+                photos = photo_copies(self.work / "photos-mixed", sources, count)
+                return run_cli(tag_args(photos, "quick", folder, self.labels_file), env)
+
             meter = LoadMeter()
-            run = run_cli(tag_args(photos, "quick", folder, self.labels_file), env)
+            run = long_enough_run(run_with, a.images, startup.wall_s, self.log)
             return run, meter.others()
 
         self.log(f"{size}: throughput, {a.images} camera photos")
-        tagged, tagged_others = throughput(self.mixed)
+        tagged, tagged_others = throughput(self.mixed, warm)
         per_image = seconds_per_image(warm, tagged)
         batch = tagged.batch
         self.warm = warm
@@ -149,7 +156,7 @@ class Bench:
         warm_export = fastest_run(
             tag_args(one_export, "quick", folder, self.labels_file), env, a.warm_starts
         )
-        tagged_export, export_others = throughput(self.mixed_export)
+        tagged_export, export_others = throughput(self.mixed_export, warm_export)
         export_per_image = seconds_per_image(warm_export, tagged_export)
 
         measured = self.in_process(folder, cache, batch)
@@ -189,8 +196,9 @@ class Bench:
             Row(
                 "1",
                 f"`visual-buffet tag --quality quick`, {len(self.labels):,} labels, warm "
-                f"cache, {dims}: (wall time of {a.images} photos - wall time of the 1-photo "
-                f"warm start (4b)) / {a.images - 1}; 24 MP and 12 MP camera JPEGs",
+                f"cache, {dims}: (wall time of {len(tagged.records)} photos - wall time of the "
+                f"1-photo warm start (4b)) / {len(tagged.records) - 1}; 24 MP and 12 MP camera "
+                "JPEGs",
                 f"{rate:.2f} images/s ({per_image:.3f} s/image; {breakdown(tagged)}; other "
                 f"processes used {percent(tagged_others)} of the CPU meanwhile)",
                 ">= 0.9 x (2)",
@@ -266,7 +274,7 @@ class Bench:
             ),
             Row(
                 "6b",
-                f"peak RSS of the tagging run of {a.images} photos in (1)",
+                f"peak RSS of the tagging run of {len(tagged.records)} photos in (1)",
                 f"{_gb(tagged.peak_rss)} = "
                 + (
                     f"{tagged.peak_rss / weights:.2f} x the weights ({_gb(weights)} fp32)"
@@ -406,9 +414,21 @@ class Bench:
             if startup is None:
                 count = max(count, 2)
             self.log(f"{name}: quality {quality}, {count} x 24 MP")
-            files = photo_copies(self.work / "photos-24mp", self.big, count)
             meter = LoadMeter()
-            run = run_cli(tag_args(files, quality, folder, vocabulary, variant), env)
+            run = long_enough_run(
+                functools.partial(
+                    self.tag_24mp_photos,
+                    quality=quality,
+                    folder=folder,
+                    vocabulary=vocabulary,
+                    variant=variant,
+                    env=env,
+                ),
+                count,
+                warm.wall_s if startup is None else startup,
+                self.log,
+            )
+            count = len(run.records)
             if startup is None:
                 seconds = seconds_per_image(warm, run)
                 startup = warm.wall_s - seconds
@@ -428,6 +448,11 @@ class Bench:
                 }
             )
 
+    def tag_24mp_photos(self, count: int, *, quality, folder, vocabulary, variant, env) -> CliRun:
+        """``tag`` on ``count`` copies of the 24 MP photos (the other arguments: ``tag_args``)."""
+        files = photo_copies(self.work / "photos-24mp", self.big, count)
+        return run_cli(tag_args(files, quality, folder, vocabulary, variant), env)
+
     # -- other sizes: ceiling and throughput only --
     def other_size(self, size: str) -> None:
         a = self.args
@@ -445,8 +470,13 @@ class Bench:
         warm = fastest_run(tag_args(one, "quick", folder, labels_file), env, a.warm_starts)
         count = max(2 * self.cpu_batch, a.images // 3)
         self.log(f"{size}: throughput, {count} photos")
-        photos = photo_copies(self.work / "photos-mixed", self.mixed, count)
-        tagged = run_cli(tag_args(photos, "quick", folder, labels_file), env)
+
+        def run_with(count: int) -> CliRun:
+            photos = photo_copies(self.work / "photos-mixed", self.mixed, count)
+            return run_cli(tag_args(photos, "quick", folder, labels_file), env)
+
+        tagged = long_enough_run(run_with, count, warm.wall_s, self.log)
+        count = len(tagged.records)
         per_image = seconds_per_image(warm, tagged)
 
         plugin, pool = self.loaded_plugin(folder, cache, labels_file)
