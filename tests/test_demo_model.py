@@ -272,6 +272,35 @@ def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
     assert {t.label for t in result.tags} == set(DEMO_TAGS)
 
 
+def test_calibration_takes_the_steepest_scale_within_tolerance_of_the_best():
+    """The optimum is flat across scales: scale 89 beat 400 by one validation image on the
+    shipped model, and put its median colour score at 0.06 instead of 0.98."""
+    from visual_buffet_siglip.demo.train import CALIBRATION_TOLERANCE, steepest_near_best
+
+    scored = {
+        (89.4, -7.25): (0.912, 0.956),
+        (400.0, -16.5): (0.911, 0.955),
+        (400.0, -20.0): (0.850, 0.940),
+        (400.0, -10.0): (0.911, 0.950),
+    }
+    assert steepest_near_best(scored) == (400.0, -16.5)
+    scored[(400.0, -16.5)] = scored[(400.0, -10.0)] = (0.912 - 2 * CALIBRATION_TOLERANCE, 0.96)
+    assert steepest_near_best(scored) == (89.4, -7.25)
+
+
+def test_shape_first_trains_only_the_shape_choice_in_the_single_object_phase(tmp_path):
+    """--shape-first: while the single-object phase lasts, the loss is the six-way shape
+    cross-entropy alone, so SigLIP's temperature and bias (trained at 20 x the learning rate
+    by the SigLIP loss) stay at their initial values."""
+    from visual_buffet_siglip.demo.evaluate import load_demo_model
+
+    out = tmp_path / "model"
+    _train("--out", out, *TINY_RUN, "--shape-first", "--easy-fraction", 1, "--no-calibrate")
+    model, _ = load_demo_model(out)
+    assert float(model.logit_scale.exp()) == pytest.approx(10.0)
+    assert float(model.logit_bias) == -10.0
+
+
 def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_path):
     """Stage 1 (--no-calibrate), stage 2 (--init-from), then --calibrate-only on its output."""
     import json
@@ -290,7 +319,9 @@ def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_p
         text_1 = model_1.get_text_features(input_ids=ids).pooler_output
         text_2 = model_2.get_text_features(input_ids=ids).pooler_output
     assert torch.equal(text_1, text_2)  # frozen in stage 2
-    calibration = json.loads((second / "training.json").read_text())["calibration"]
+    record = json.loads((second / "training.json").read_text())
+    assert record["config"]["hidden_size"] == 32  # what was trained, not the flag's default
+    calibration = record["calibration"]
     scale, bias = model_2.logit_scale.detach().exp(), model_2.logit_bias.detach()
     assert float(scale) == pytest.approx(calibration["scale"], rel=1e-3)
     assert float(bias) == pytest.approx(calibration["bias"], abs=1e-3)
