@@ -562,7 +562,8 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
                 logits, targets, weight=weights, reduction="sum"
             )
             siglip = siglip / len(pixels)
-            if config.shape_first and is_easy(config, step):
+            shape_only = config.shape_first and is_easy(config, step)
+            if shape_only:
                 loss = shape  # the single-object phase learns the six-way shape choice alone
             else:
                 loss = siglip + config.tag_head_weight * tags + config.shape_loss_weight * shape
@@ -587,8 +588,12 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
                     "logit_bias": round(model.logit_bias.item(), 3),
                     "seconds": round(time.perf_counter() - started, 1),
                 }
-                if config.validate_every and (
-                    done % config.validate_every == 0 or done == config.steps
+                # Validation scores through the text tower, which the shape-first phase
+                # does not train yet: it would read chance.
+                if (
+                    config.validate_every
+                    and not shape_only
+                    and (done % config.validate_every == 0 or done == config.steps)
                 ):
                     entry["validation"] = _validate(model, processor)
                 history.append(entry)
