@@ -72,17 +72,21 @@ MAX_RUN_PHOTOS = 1024
 
 
 def long_enough_run(
-    run_with: Callable[[int], CliRun], count: int, startup_s: float, log: Callable[[str], None]
+    run_with: Callable[[int], CliRun],
+    count: int,
+    startup_s: float,
+    log: Callable[[str], None],
+    most: int = MAX_RUN_PHOTOS,
 ) -> CliRun:
     """``run_with(count)``, repeated with twice the photos until it spends ``MIN_MEASURED_S``
-    beyond ``startup_s`` (or reaches ``MAX_RUN_PHOTOS``): a fast machine (a GPU) gets enough
+    beyond ``startup_s`` (or reaches ``most`` photos): a fast machine (a GPU) gets enough
     photos for a difference of wall times to measure them, a slow one runs ``count`` once."""
     while True:
         run = run_with(count)
         spent = run.wall_s - startup_s
-        if spent >= MIN_MEASURED_S or count >= MAX_RUN_PHOTOS:
+        if spent >= MIN_MEASURED_S or count >= most:
             return run
-        count = min(MAX_RUN_PHOTOS, 2 * count)
+        count = min(most, 2 * count)
         log(f"  {spent:.1f} s beyond start-up is within its noise: again with {count} photos")
 
 

@@ -9,6 +9,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from visual_buffet_siglip.bench.measure import (
     vision_images_per_second,
 )
 from visual_buffet_siglip.bench.runs import (
+    MAX_RUN_PHOTOS,
     CliRun,
     fastest_run,
     help_seconds,
@@ -143,7 +145,7 @@ class Bench:
                 return run_cli(tag_args(photos, "quick", folder, self.labels_file), env)
 
             meter = LoadMeter()
-            run = long_enough_run(run_with, a.images, startup.wall_s, self.log)
+            run = self.long_enough_run(run_with, a.images, startup.wall_s)
             return run, meter.others()
 
         self.log(f"{size}: throughput, {a.images} camera photos")
@@ -415,7 +417,7 @@ class Bench:
                 count = max(count, 2)
             self.log(f"{name}: quality {quality}, {count} x 24 MP")
             meter = LoadMeter()
-            run = long_enough_run(
+            run = self.long_enough_run(
                 functools.partial(
                     self.tag_24mp_photos,
                     quality=quality,
@@ -426,7 +428,6 @@ class Bench:
                 ),
                 count,
                 warm.wall_s if startup is None else startup,
-                self.log,
             )
             count = len(run.records)
             if startup is None:
@@ -447,6 +448,14 @@ class Bench:
                     "others": meter.others(),
                 }
             )
+
+    def long_enough_run(
+        self, run_with: Callable[[int], CliRun], count: int, startup_s: float
+    ) -> CliRun:
+        """``runs.long_enough_run``; ``--quick-run`` (a smoke test: nothing it prints is a
+        measurement) runs ``count`` once."""
+        most = count if self.args.quick_run else MAX_RUN_PHOTOS
+        return long_enough_run(run_with, count, startup_s, self.log, most)
 
     def tag_24mp_photos(self, count: int, *, quality, folder, vocabulary, variant, env) -> CliRun:
         """``tag`` on ``count`` copies of the 24 MP photos (the other arguments: ``tag_args``)."""
@@ -475,7 +484,7 @@ class Bench:
             photos = photo_copies(self.work / "photos-mixed", self.mixed, count)
             return run_cli(tag_args(photos, "quick", folder, labels_file), env)
 
-        tagged = long_enough_run(run_with, count, warm.wall_s, self.log)
+        tagged = self.long_enough_run(run_with, count, warm.wall_s)
         count = len(tagged.records)
         per_image = seconds_per_image(warm, tagged)
 
