@@ -44,7 +44,7 @@ def machine_from(hardware: HardwareInfo) -> Machine:
     return Machine("cuda", bool(device.bf16), flash, bnb, free)
 
 
-def weight_bytes(params_m: int, dtype: str) -> int:
+def weight_bytes(params_m: float, dtype: str) -> int:
     """Bytes of a model's weights at ``dtype``."""
     return int(params_m * 1e6 * BYTES_PER_PARAM[dtype])
 

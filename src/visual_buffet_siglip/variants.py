@@ -17,7 +17,7 @@ class Variant:
     name: str
     model_id: str
     family: str  # "SigLIP" or "SigLIP 2"
-    params_m: int
+    params_m: float
     note: str = ""
 
     @property
@@ -65,7 +65,7 @@ VARIANTS: dict[str, Variant] = {
             "demo",
             "bundled:demo",
             "SigLIP (tiny, trained on shapes)",
-            2,
+            0.4,
             "ships with the package, works offline; knows only colours and shapes",
         ),
     )
