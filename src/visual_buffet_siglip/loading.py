@@ -134,6 +134,19 @@ def checkpoint_revision(choice: ModelChoice, config: Any) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
+def quiet_transformers() -> None:
+    """Silence transformers' progress bars and notices (the plugin's loader, the demo tools).
+
+    Our own messages say what matters; transformers' would bury them: the PIL image-processor
+    fallback without torchvision (expected), and a token-id check that fails on transformers'
+    own default text config while it loads a SiglipModel (not on the checkpoint's config).
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def load_siglip(
     choice: ModelChoice,
     *,
@@ -145,12 +158,8 @@ def load_siglip(
     """Load model + processor with resolved dtype, attention and quantization."""
     start = time.perf_counter()
     from transformers import AutoConfig, AutoProcessor, Siglip2Model, SiglipModel
-    from transformers.utils import logging as hf_logging
 
-    # Our own messages say what matters; transformers' progress bars and notices (e.g. the
-    # PIL image-processor fallback without torchvision, which is expected) would bury them.
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
 
     config = _pretrained(AutoConfig, choice.source, choice.is_local)
     model_type = getattr(config, "model_type", None)

@@ -60,9 +60,10 @@ def pipeline_child(argv: Sequence[str]) -> None:
     """In a child process: time transformers' zero-shot pipeline; print JSON (seconds)."""
     import torch
     from transformers import pipeline
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
+    from visual_buffet_siglip.loading import quiet_transformers
+
+    quiet_transformers()
     folder, image, labels_file, *counts = argv
     labels = Path(labels_file).read_text(encoding="utf-8").splitlines()
     device = "cuda" if torch.cuda.is_available() else "cpu"  # where the plugin would run

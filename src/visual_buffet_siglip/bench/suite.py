@@ -140,12 +140,14 @@ class Bench:
             """The quick run of (1) on ``a.images`` copies of ``sources`` (more where they
             take under ``MIN_MEASURED_S`` beyond ``startup``), and others' CPU share."""
 
-            def run_with(count: int) -> CliRun:
-                photos = photo_copies(self.work / "photos-mixed", sources, count)
-                return run_cli(tag_args(photos, "quick", folder, self.labels_file), env)
-
             meter = LoadMeter()
-            run = self.long_enough_run(run_with, a.images, startup.wall_s)
+            run = self.long_enough_run(
+                functools.partial(
+                    self.tag_copies, "photos-mixed", sources, "quick", folder, self.labels_file, env
+                ),
+                a.images,
+                startup.wall_s,
+            )
             return run, meter.others()
 
         self.log(f"{size}: throughput, {a.images} camera photos")
@@ -419,12 +421,14 @@ class Bench:
             meter = LoadMeter()
             run = self.long_enough_run(
                 functools.partial(
-                    self.tag_24mp_photos,
-                    quality=quality,
-                    folder=folder,
-                    vocabulary=vocabulary,
+                    self.tag_copies,
+                    "photos-24mp",
+                    self.big,
+                    quality,
+                    folder,
+                    vocabulary,
+                    env,
                     variant=variant,
-                    env=env,
                 ),
                 count,
                 warm.wall_s if startup is None else startup,
@@ -457,9 +461,20 @@ class Bench:
         most = count if self.args.quick_run else MAX_RUN_PHOTOS
         return long_enough_run(run_with, count, startup_s, self.log, most)
 
-    def tag_24mp_photos(self, count: int, *, quality, folder, vocabulary, variant, env) -> CliRun:
-        """``tag`` on ``count`` copies of the 24 MP photos (the other arguments: ``tag_args``)."""
-        files = photo_copies(self.work / "photos-24mp", self.big, count)
+    def tag_copies(
+        self,
+        into: str,
+        sources: list[Path],
+        quality: str,
+        folder: Path | None,
+        vocabulary: Path | None,
+        env: dict[str, str],
+        count: int,
+        variant: str | None = None,
+    ) -> CliRun:
+        """``tag`` on ``count`` copies of ``sources`` in the work folder ``into`` (the other
+        arguments: ``tag_args``); ``long_enough_run`` passes ``count``."""
+        files = photo_copies(self.work / into, sources, count)
         return run_cli(tag_args(files, quality, folder, vocabulary, variant), env)
 
     # -- other sizes: ceiling and throughput only --
@@ -480,11 +495,13 @@ class Bench:
         count = max(2 * self.cpu_batch, a.images // 3)
         self.log(f"{size}: throughput, {count} photos")
 
-        def run_with(count: int) -> CliRun:
-            photos = photo_copies(self.work / "photos-mixed", self.mixed, count)
-            return run_cli(tag_args(photos, "quick", folder, labels_file), env)
-
-        tagged = self.long_enough_run(run_with, count, warm.wall_s)
+        tagged = self.long_enough_run(
+            functools.partial(
+                self.tag_copies, "photos-mixed", self.mixed, "quick", folder, labels_file, env
+            ),
+            count,
+            warm.wall_s,
+        )
         count = len(tagged.records)
         per_image = seconds_per_image(warm, tagged)
 

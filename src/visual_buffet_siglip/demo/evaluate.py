@@ -34,6 +34,7 @@ from visual_buffet_siglip.demo.shapes import (
     render_scene,
     tags_for,
 )
+from visual_buffet_siglip.loading import quiet_transformers
 from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE, demo_model_dir
 from visual_buffet_siglip.views import QUALITY_LEVELS
 
@@ -79,19 +80,6 @@ def prompt_input_ids(tokenizer, labels: Sequence[str]):
         truncation=True,
         return_tensors="pt",
     )["input_ids"]
-
-
-def quiet_transformers() -> None:
-    """Silence transformers' progress bars and notices in the demo tools, as the plugin does.
-
-    They would bury the tools' output: the PIL image-processor fallback without torchvision
-    (expected), and a token-id check that fails on transformers' own default text config
-    while it loads a SiglipModel (not on the demo model's config).
-    """
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
 
 
 def load_demo_model(model_dir: Path = MODEL_DIR):

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from visual_buffet_siglip.demo.evaluate import prompt_input_ids, quiet_transformers
+from visual_buffet_siglip.demo.evaluate import prompt_input_ids
 from visual_buffet_siglip.demo.shapes import (
     COLOURS,
     DEMO_TAGS,
@@ -63,6 +63,7 @@ from visual_buffet_siglip.demo.shapes import (
     render_scene,
     tags_for,
 )
+from visual_buffet_siglip.loading import quiet_transformers
 from visual_buffet_siglip.synthetic import VOCABULARY_WORDS, build_siglip_tokenizer
 from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE
 
