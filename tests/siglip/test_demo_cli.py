@@ -19,6 +19,7 @@ from visual_buffet_siglip.demo.shapes import (
 )
 
 HELD_OUT_STREAM = 7  # training draws from stream 0, demo/evaluate.py from 1-2: never seen
+HELD_OUT_IMAGES = 400
 
 
 def tag(*args: str) -> list[dict]:
@@ -34,10 +35,11 @@ def test_demo_model_accuracy_on_held_out_single_objects(tmp_path):
 
     Objects of 20-70 % of the image side: what a whole view of this 64 px model resolves
     (smaller objects are what the quality passes' windows are for; docs/demo-model.md gives
-    the accuracy by size). Photo shapes up to 3:2, as in training.
+    the accuracy by size). Photo shapes up to 3:2, as in training. 400 images: on 150, the
+    sampling error of a precision near 0.92 (about 0.02) was as large as the margin.
     """
     truth = {}
-    for index in range(150):
+    for index in range(HELD_OUT_IMAGES):
         rng = np.random.default_rng([HELD_OUT_STREAM, 0, index])
         size = random_image_size(rng, (240, 480))
         image, specs = render_scene(rng, size, 1, min_rel_size=0.2, max_rel_size=0.7)
