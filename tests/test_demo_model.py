@@ -135,7 +135,11 @@ def _train(*args: object) -> None:
     subprocess.run(command, check=True, capture_output=True, timeout=300)
 
 
-TINY_RUN = ("--steps", 2, "--text-steps", 2, "--batch-size", 4)
+# Two steps of four images, replaying two drawn batches, drawn in this process.
+TINY_RUN = (
+    "--steps", 2, "--text-steps", 2, "--batch-size", 4,
+    "--distinct-batches", 2, "--workers", 0, "--validate-every", 0,
+)  # fmt: skip
 
 
 def test_window_crops_tag_whole_objects_and_leave_cut_ones_open():
@@ -162,7 +166,7 @@ def test_batches_without_crops_are_the_images_the_recipe_always_drew():
         def __call__(self, images, return_tensors):
             return {"pixel_values": images}
 
-    config = TrainConfig(steps=4, batch_size=3, easy_fraction=0.5)
+    config = TrainConfig(steps=4, batch_size=3, easy_fraction=0.5, crop_fraction=0)
     images, targets, weights = StepBatches(config, Processor())[3]
     for index, image in enumerate(images):
         expected, specs = training_scene(np.random.default_rng([0, 0, 3, index]), 64, False)
@@ -256,7 +260,7 @@ def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
     from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE
 
     out = tmp_path / "model"
-    _train("--out", out, *TINY_RUN, "--distinct-batches", 2, "--shape-loss-weight", 1)
+    _train("--out", out, *TINY_RUN)
     image, _ = render_scene(np.random.default_rng([5, 0]), (96, 96), n_objects=1)
     image.save(tmp_path / "shape.png")
     plugin = SiglipPlugin(
@@ -309,7 +313,11 @@ def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_p
 
     first, second = tmp_path / "stage1", tmp_path / "stage2"
     # A narrower first stage: the second takes its width from the saved model.
-    _train("--out", first, *TINY_RUN, "--no-calibrate", "--hidden-size", 32)
+    # Stage 1 draws every batch afresh (no replay), in a worker process.
+    _train(
+        "--out", first, *TINY_RUN, "--no-calibrate", "--hidden-size", 32,
+        "--distinct-batches", 0, "--workers", 1,
+    )  # fmt: skip
     assert json.loads((first / "training.json").read_text())["calibration"] is None
     _train("--out", second, "--init-from", first, *TINY_RUN)
 
@@ -426,3 +434,15 @@ def test_evaluate_refuses_bad_arguments(args, message, capsys):
         main(args)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_defaults_are_the_shipped_models_first_run():
+    """`python -m visual_buffet_siglip.demo.train --out DIR` repeats the shipped first run."""
+    import json
+    from dataclasses import asdict
+
+    from visual_buffet_siglip.demo.train import TrainConfig
+    from visual_buffet_siglip.variants import demo_model_dir
+
+    record = json.loads((demo_model_dir() / "training-stage1.json").read_text())
+    assert asdict(TrainConfig()) == record["config"]
