@@ -397,16 +397,20 @@ def spread_prompts(model, input_ids: torch.Tensor, steps: int, learning_rate: fl
     return float(loss.detach())
 
 
+def _validation_scenes(seeds, draw) -> tuple[list, list[set[str]]]:
+    """The images ``draw(numpy.random.default_rng(seed))`` makes, one per seed, and their tags."""
+    scenes = [draw(np.random.default_rng(seed)) for seed in seeds]
+    return [image for image, _ in scenes], [tags_for(specs) for _, specs in scenes]
+
+
 def _validate(model, processor, count: int = 128) -> dict[str, float]:
     """Quick check on validation images (their own seed stream): argmax accuracy, P/R @ 0.01."""
     from visual_buffet_siglip.demo.evaluate import precision_recall, score_images, tag_metrics
 
-    images, truths = [], []
-    for index in range(count):
-        rng = np.random.default_rng([VALIDATION_STREAM, index])
-        image, specs = render_scene(rng, random_image_size(rng, (256, 512)), 1, 0.08, 0.7)
-        images.append(image)
-        truths.append(tags_for(specs))
+    images, truths = _validation_scenes(
+        ([VALIDATION_STREAM, index] for index in range(count)),
+        lambda rng: render_scene(rng, random_image_size(rng, (256, 512)), 1, 0.08, 0.7),
+    )
     model.eval()
     scores = score_images(model, processor, images)
     model.train()
@@ -453,12 +457,11 @@ def calibrate(model, processor, *, count: int = 384) -> dict[str, float]:
         tag_metrics,
     )
 
-    images, truths = [], []
-    for index in range(count):
-        rng = np.random.default_rng([VALIDATION_STREAM, 1, index])
-        image, specs = training_scene(rng, model.config.vision_config.image_size, easy=True)
-        images.append(image)
-        truths.append(tags_for(specs))
+    image_size = model.config.vision_config.image_size
+    images, truths = _validation_scenes(
+        ([VALIDATION_STREAM, 1, index] for index in range(count)),
+        lambda rng: training_scene(rng, image_size, easy=True),
+    )
     model.eval()
     cosines = image_text_cosines(model, processor, images).astype(np.float64)
 
