@@ -312,10 +312,11 @@ def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_p
     from visual_buffet_siglip.demo.evaluate import load_demo_model, prompt_input_ids
 
     first, second = tmp_path / "stage1", tmp_path / "stage2"
-    # A narrower first stage: the second takes its width from the saved model.
-    # Stage 1 draws every batch afresh (no replay), in a worker process.
+    # A narrower first stage on 32 px images: the second takes its width from the saved
+    # model and continues at the default 64 px. Stage 1 draws every batch afresh (no
+    # replay), in a worker process.
     _train(
-        "--out", first, *TINY_RUN, "--no-calibrate", "--hidden-size", 32,
+        "--out", first, *TINY_RUN, "--no-calibrate", "--hidden-size", 32, "--image-size", 32,
         "--distinct-batches", 0, "--workers", 1,
     )  # fmt: skip
     assert json.loads((first / "training.json").read_text())["calibration"] is None
@@ -329,6 +330,8 @@ def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_p
     assert torch.equal(text_1, text_2)  # frozen in stage 2
     record = json.loads((second / "training.json").read_text())
     assert record["config"]["hidden_size"] == 32  # what was trained, not the flag's default
+    assert record["config"]["image_size"] == model_2.config.vision_config.image_size == 64
+    assert load_demo_model(second)[1].image_processor.size == {"height": 64, "width": 64}
     calibration = record["calibration"]
     scale, bias = model_2.logit_scale.detach().exp(), model_2.logit_bias.detach()
     assert float(scale) == pytest.approx(calibration["scale"], rel=1e-3)
@@ -446,3 +449,27 @@ def test_the_defaults_are_the_shipped_models_first_run():
 
     record = json.loads((demo_model_dir() / "training-stage1.json").read_text())
     assert asdict(TrainConfig()) == record["config"]
+
+
+def test_resized_model_keeps_its_weights_and_spreads_its_position_grid(tmp_path):
+    """--init-from at a larger --image-size (progressive resizing): the same towers, the
+    position embeddings resized bicubically onto the larger patch grid."""
+    from visual_buffet_siglip.demo.train import TrainConfig, build_model, resized
+    from visual_buffet_siglip.synthetic import build_siglip_tokenizer
+
+    tokenizer = build_siglip_tokenizer(tmp_path)
+    config = TrainConfig(image_size=16, hidden_size=32, vision_layers=1, text_layers=1)
+    small = build_model(config, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
+    key = "vision_model.embeddings.position_embedding.weight"
+    with torch.no_grad():  # a 2 x 2 grid: constant along each row of patches
+        small.state_dict()[key].copy_(torch.tensor([[1.0], [1.0], [3.0], [3.0]]).expand(4, 32))
+    large = resized(small, 32)
+    assert large.config.vision_config.image_size == 32
+    grid = large.state_dict()[key].reshape(4, 4, 32)
+    assert torch.allclose(grid, grid[:, :1])  # still constant along each row
+    assert grid[0, 0, 0] < 1.5 < 2.5 < grid[3, 0, 0]  # and rising from top to bottom
+    for name, tensor in small.state_dict().items():
+        if name != key:
+            assert torch.equal(tensor, large.state_dict()[name]), name
+    pixels = torch.zeros(1, 3, 32, 32)
+    assert large.get_image_features(pixel_values=pixels).pooler_output.shape == (1, 32)
