@@ -139,7 +139,6 @@ class Bench:
         def throughput(sources: list[Path], startup: CliRun) -> tuple[CliRun, float | None]:
             """The quick run of (1) on ``a.images`` copies of ``sources`` (more where they
             take under ``MIN_MEASURED_S`` beyond ``startup``), and others' CPU share."""
-
             meter = LoadMeter()
             run = self.long_enough_run(
                 functools.partial(
