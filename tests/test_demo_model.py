@@ -322,7 +322,7 @@ def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_p
     assert json.loads((first / "training.json").read_text())["calibration"] is None
     _train("--out", second, "--init-from", first, *TINY_RUN)
 
-    (model_1, processor), (model_2, _) = load_demo_model(first), load_demo_model(second)
+    (model_1, processor), (model_2, processor_2) = load_demo_model(first), load_demo_model(second)
     ids = prompt_input_ids(processor.tokenizer, DEMO_TAGS)
     with torch.inference_mode():
         text_1 = model_1.get_text_features(input_ids=ids).pooler_output
@@ -331,7 +331,7 @@ def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_p
     record = json.loads((second / "training.json").read_text())
     assert record["config"]["hidden_size"] == 32  # what was trained, not the flag's default
     assert record["config"]["image_size"] == model_2.config.vision_config.image_size == 64
-    assert load_demo_model(second)[1].image_processor.size == {"height": 64, "width": 64}
+    assert processor_2.image_processor.size == {"height": 64, "width": 64}
     calibration = record["calibration"]
     scale, bias = model_2.logit_scale.detach().exp(), model_2.logit_bias.detach()
     assert float(scale) == pytest.approx(calibration["scale"], rel=1e-3)
