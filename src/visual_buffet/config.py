@@ -73,6 +73,41 @@ HOST_SCHEMA = Schema(
             False,
             "Also tag hidden files and folders (names starting with a dot) when walking folders.",
         ),
+        # XMP sidecars (docs/xmp.md); under [images.xmp] in the file.
+        Setting(
+            "xmp.write",
+            "bool",
+            False,
+            "Write the tags into an XMP sidecar beside each image on every `tag` run "
+            "(as --xmp does).",
+        ),
+        Setting(
+            "xmp.naming",
+            "choice",
+            "image",
+            "Sidecar name for a new sidecar: image (IMG_0001.jpg.xmp: darktable, digiKam) or "
+            "stem (IMG_0001.xmp: Lightroom, Capture One). An existing sidecar under either "
+            "name is updated instead.",
+            choices=("image", "stem"),
+        ),
+        Setting(
+            "xmp.hierarchy",
+            "bool",
+            True,
+            "Also write lr:hierarchicalSubject (parent|child) for Lightroom and darktable.",
+        ),
+        Setting(
+            "xmp.digikam",
+            "bool",
+            True,
+            "Also write digiKam:TagsList (parent/child) for digiKam and Immich.",
+        ),
+        Setting(
+            "xmp.parents_as_keywords",
+            "bool",
+            True,
+            "Also write each tag's parents (animal for dog) as flat keywords in dc:subject.",
+        ),
     ],
 )
 """Host settings, under ``[images]`` in the config file."""
@@ -239,3 +274,26 @@ def coerce_config_value(setting: Setting, raw: Any, key: str, source: str) -> An
         return setting.coerce(raw, source=source)
     except SettingError as exc:
         raise ConfigError(str(exc).replace(f"{setting.name} =", f"{key} =", 1)) from None
+
+
+def set_setting(
+    config: ConfigFile,
+    key: str,
+    raw: Any,
+    plugin_schemas: Mapping[str, Schema],
+    *,
+    source: str = "config set",
+) -> tuple[Setting, Any]:
+    """Check ``raw`` for the dotted ``key`` and put it into ``config.data`` (not saved yet).
+
+    This is ``visual-buffet config set`` minus the write, shared with the GUI's Save: the
+    value is coerced by the setting's own rules, written under the setting's name, and any
+    alias spelling of it is removed so the file holds one. Raises :class:`ConfigError` with
+    the message the CLI prints (save nothing then).
+    """
+    _, setting, toml_path = split_key(key, plugin_schemas)
+    typed = coerce_config_value(setting, raw, key, source)
+    set_value(config.data, toml_path, setting.to_toml(typed))
+    for alias_path in spellings(toml_path, setting)[1:]:
+        unset_value(config.data, alias_path)  # one spelling per setting: the one just set
+    return setting, typed

@@ -42,6 +42,13 @@ class Setting:
             (``"threshold"`` for ``--threshold``), or ``None``.
         aliases: Other config keys accepted for this setting (``limit`` for ``max_tags``).
         warn: Called with a valid value; returns a warning line or ``None``.
+        label: The name a settings panel shows (``"Model variant"``); default: the name,
+            capitalised, with ``_`` and ``.`` as spaces.
+        section: Where a settings panel puts it: ``"main"`` (shown first), ``"advanced"``
+            (under "Advanced"), or ``""`` (the plugin's other settings, after those).
+            Within a section, settings keep their order in the schema.
+        slider: ``(low, high, step)`` for a range input in a settings panel, when the useful
+            range is narrower than what is allowed (threshold: 0.001-0.10 of 0-1).
     """
 
     name: str
@@ -55,6 +62,17 @@ class Setting:
     flag: str | None = None
     aliases: tuple[str, ...] = ()
     warn: Callable[[Any], str | None] | None = field(default=None, compare=False)
+    label: str = ""
+    section: Literal["main", "advanced", ""] = ""
+    slider: tuple[float, float, float] | None = None
+
+    @property
+    def display_label(self) -> str:
+        """The label a settings panel shows."""
+        if self.label:
+            return self.label
+        text = self.name.replace("_", " ").replace(".", " ")
+        return text[:1].upper() + text[1:]
 
     def allowed(self) -> str:
         """Describe the allowed values, for messages and docs."""

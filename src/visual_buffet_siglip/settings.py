@@ -19,6 +19,17 @@ def _threshold_warning(value: float) -> str | None:
 
 
 SETTINGS: tuple[Setting, ...] = (
+    # Settings panels list a section in this order: variant first, as docs/gui.md shows.
+    Setting(
+        "variant",
+        "choice",
+        "so400m",
+        "Model size and generation (docs/siglip.md lists the checkpoints).",
+        choices=tuple(VARIANTS),
+        flag="variant",
+        label="Model variant",
+        section="main",
+    ),
     Setting(
         "quality",
         "choice",
@@ -27,6 +38,7 @@ SETTINGS: tuple[Setting, ...] = (
         "high (+ 1080 px windows), max (+ 4096 px and native-size windows).",
         choices=tuple(QUALITY_LEVELS),
         flag="quality",
+        section="main",
     ),
     Setting(
         "threshold",
@@ -36,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0.0,
         maximum=1.0,
         flag="threshold",
+        section="main",
+        slider=(0.001, 0.10, 0.001),
         warn=_threshold_warning,
     ),
     Setting(
@@ -46,14 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0,
         flag="limit",
         aliases=("limit",),
-    ),
-    Setting(
-        "variant",
-        "choice",
-        "so400m",
-        "Model size and generation (docs/siglip.md lists the checkpoints).",
-        choices=tuple(VARIANTS),
-        flag="variant",
+        label="Limit",
+        section="main",
     ),
     Setting("use_v2", "bool", False, "Use the SigLIP 2 twin of base, large, so400m and giant."),
     Setting(
@@ -80,6 +88,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Load weights in 8-bit or 4-bit NF4 with bitsandbytes (saves memory, not time).",
         choices=("none", "8bit", "4bit"),
         flag="quantization",
+        section="main",
     ),
     Setting(
         "attention",
@@ -88,6 +97,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Attention kernel (auto: flash_attention_2 where it can run, else sdpa).",
         choices=("auto", "sdpa", "flash_attention_2", "eager"),
         flag="attention",
+        label="Attention implementation",
+        section="advanced",
     ),
     Setting(
         "dtype",
@@ -97,6 +108,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Apple MPS; float32 on CPU).",
         choices=("auto", "float16", "bfloat16", "float32"),
         flag="dtype",
+        label="Data type",
+        section="advanced",
     ),
     Setting(
         "custom_vocabulary",
@@ -105,6 +118,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Text file of tags, one per line (# comments and blank lines ignored); "
         "default: the built-in photo vocabulary.",
         flag="vocabulary",
+        label="Custom vocabulary path",
+        section="advanced",
     ),
     Setting(
         "max_candidates",

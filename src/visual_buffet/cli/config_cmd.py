@@ -68,28 +68,16 @@ def set_(
     value: Annotated[str, typer.Argument(help="New value; checked against the setting's type.")],
 ) -> None:
     """Set a value, checked against the plugin's settings. Other keys are kept as they are."""
-    from visual_buffet.config import (
-        ConfigError,
-        coerce_config_value,
-        save_config,
-        set_value,
-        spellings,
-        unset_value,
-    )
+    from visual_buffet.config import ConfigError, save_config, set_setting
+    from visual_buffet.discovery import discover_plugins
 
     st = state(ctx)
-    _, setting, toml_path = _split(st, key)
-    try:
-        typed = coerce_config_value(setting, value, key, "config set")
-    except ConfigError as exc:
-        fail(str(exc))
+    schemas = {name: p.schema for name, p in discover_plugins().items() if p.ok}
     config = st.config()
     try:
-        set_value(config.data, toml_path, setting.to_toml(typed))
+        setting, typed = set_setting(config, key, value, schemas)
     except ConfigError as exc:
         fail(str(exc))
-    for alias_path in spellings(toml_path, setting)[1:]:
-        unset_value(config.data, alias_path)  # one spelling per setting: the one just set
     save_config(config)
     info(f"{key} = {toml_text(setting.to_toml(typed))}  ({config.path})")
 
