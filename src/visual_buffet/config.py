@@ -94,13 +94,14 @@ HOST_SCHEMA = Schema(
             "xmp.hierarchy",
             "bool",
             True,
-            "Also write lr:hierarchicalSubject (parent|child) for Lightroom and darktable.",
+            "Also write lr:hierarchicalSubject (each tag under its parents) for Lightroom and "
+            "darktable.",
         ),
         Setting(
             "xmp.digikam",
             "bool",
             True,
-            "Also write digiKam:TagsList (parent/child) for digiKam and Immich.",
+            "Also write digiKam:TagsList (each tag under its parents) for digiKam and Immich.",
         ),
         Setting(
             "xmp.parents_as_keywords",
