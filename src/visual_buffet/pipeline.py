@@ -104,7 +104,8 @@ def run_plugin(
     pending: deque[_Item] = deque()  # taken from the loaders, not yet emitted, in order
     prefetch = max(4, 2 * plugin.batch_size() + workers)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vb-decode") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vb-decode")
+    try:
         futures: deque[Future[_Item]] = deque()
         remaining = iter(files)
 
@@ -148,6 +149,10 @@ def run_plugin(
                 item.error = item.error or failure
                 emit(item)
             raise PluginRunError(str(failure)) from exc
+    finally:
+        # A run stopped from outside (cancel, Ctrl-C) drops the decodes not yet started
+        # instead of finishing every prefetched image first.
+        pool.shutdown(wait=True, cancel_futures=True)
     return stats
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -168,15 +167,14 @@ def tag(
     for path in scan.unreadable:
         warn(f"{path}: cannot be read (permissions, or a link that leads nowhere); skipped.")
 
-    run = _Run(fmt=fmt, output=output, total=len(scan.files + scan.missing) * len(chosen))
-    exit_code = run.execute(
-        plugins={n: plugins[n].plugin_class for n in chosen},
+    exit_code = _execute(
+        fmt=fmt,
+        output=output,
+        classes={n: plugins[n].plugin_class for n in chosen},
         settings=resolved,
         files=scan.files,
         missing=scan.missing,
-        workers=host_values["workers"].value,
-        max_pixels=host_values["max_pixels"].value,
-        use_previews=host_values["use_previews"].value,
+        host_values={k: v.value for k, v in host_values.items()},
         scan=scan,
     )
     raise typer.Exit(exit_code)
@@ -272,113 +270,73 @@ def _cli_layers(
     return layers, host_layer
 
 
-class _Run:
-    """One tagging run: plugins in turn over the files, records to the writer as they finish."""
+def _execute(  # type: ignore[no-untyped-def]
+    *, fmt, output, classes, settings, files, missing, host_values, scan
+) -> int:
+    """Run :class:`visual_buffet.tagging.TaggingRun` with a progress bar; return the exit code."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    def __init__(self, fmt: str, output: Path | None, total: int) -> None:
-        self.fmt = fmt
-        self.output = output
-        self.total = total
-        self.tagged = 0
-        self.failed = 0
+    from visual_buffet.output import make_writer
+    from visual_buffet.tagging import PluginLoadFailed, RunProgress, TaggingRun, plugin_jobs
 
-    def execute(  # type: ignore[no-untyped-def]
-        self, *, plugins, settings, files, missing, workers, max_pixels, use_previews, scan
-    ) -> int:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    writer = make_writer(fmt, output, None)  # type: ignore[arg-type]
+    jobs = plugin_jobs(
+        classes,
+        {n: {k: v.value for k, v in values.items()} for n, values in settings.items()},
+        {n: plain_values(values) for n, values in settings.items()},
+    )
+    total = (len(files) + len(missing)) * len(jobs)
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not (total > 1 and err_console.is_terminal),
+    )
+    task = progress.add_task("tagging", total=total)
+    warn_each_error = fmt != "table" or output is not None  # the table shows them itself
 
-        from visual_buffet.output import error_record, make_writer
-        from visual_buffet.pipeline import PluginRunError, default_workers, run_plugin
-        from visual_buffet.plugin_api import PluginError
+    def on_progress(event: RunProgress) -> None:
+        if event.record is None:
+            if event.phase != "done":
+                description = "loading" if event.phase == "loading" else "tagging"
+                progress.update(task, description=f"{description} {event.plugin}")
+            return
+        record = event.record
+        if record["error"] is not None and warn_each_error:
+            message = record["error"]["message"]
+            if not message.startswith(record["file"]):
+                message = f"{record['file']}: {message}"
+            warn(message)
+        progress.update(task, completed=event.done)
 
-        start = time.perf_counter()
-        writer = make_writer(self.fmt, self.output, None)  # type: ignore[arg-type]
-        show_progress = self.total > 1 and err_console.is_terminal
-        progress = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-            disable=not show_progress,
-        )
-        task = progress.add_task("tagging", total=self.total)
-
-        def on_record(record: dict[str, Any]) -> None:
-            if record["error"] is None:
-                self.tagged += 1
-            else:
-                self.failed += 1
-                if self.fmt != "table" or self.output is not None:
-                    message = record["error"]["message"]
-                    if not message.startswith(record["file"]):
-                        message = f"{record['file']}: {message}"
-                    warn(message)
-            writer.write(record)
-            progress.advance(task)
-
-        load_failures = 0
-        try:
-            with progress:
-                for name, plugin_class in plugins.items():
-                    plain = plain_values(settings[name])
-                    for path in missing:
-                        on_record(
-                            error_record(
-                                str(path),
-                                name,
-                                FileNotFoundError(f"{path}: no such file or folder"),
-                                plain,
-                            )
-                        )
-                    if not files:  # only missing paths: no model to load for nothing
-                        continue
-                    progress.update(task, description=f"loading {name}")
-                    try:
-                        plugin = plugin_class({k: v.value for k, v in settings[name].items()})
-                        plugin.load()
-                    except PluginError as exc:
-                        if len(plugins) == 1:
-                            fail(str(exc))
-                        warn(f"plugin {name} could not load: {exc}")
-                        load_failures += 1
-                        for path in files:
-                            on_record(error_record(str(path), name, exc, plain))
-                        continue
-                    progress.update(task, description=f"tagging ({name})")
-                    try:
-                        run_plugin(
-                            plugin,
-                            files,
-                            settings=plain,
-                            on_record=on_record,
-                            workers=default_workers() if workers == "auto" else workers,
-                            max_pixels=max_pixels,
-                            use_previews=use_previews,
-                        )
-                    except PluginRunError as exc:
-                        warn(str(exc))
-                    finally:
-                        plugin.close()
-        except KeyboardInterrupt:
-            writer.abort()
-            err_console.print("[yellow]interrupted[/yellow]")
-            raise typer.Exit(130) from None
-        except BaseException:
-            writer.abort()
-            raise
-        summary = {
-            "images": len(files) + len(missing),
-            "tagged": self.tagged,
-            "failed": self.failed,
+    run = TaggingRun(
+        jobs,
+        files,
+        missing=missing,
+        sinks=[writer],
+        workers=host_values["workers"],
+        max_pixels=host_values["max_pixels"],
+        use_previews=host_values["use_previews"],
+        on_progress=on_progress,
+        on_warning=warn,
+        summary_extra={
             "skipped_hidden": scan.skipped_hidden,
             "skipped_non_image": scan.skipped_non_image,
-            "elapsed_s": round(time.perf_counter() - start, 3),
-        }
-        writer.close(summary)
-        if self.failed:
-            info(f"{self.tagged} tagged, {self.failed} failed.")
-        if load_failures == len(plugins):  # no plugin could run at all
-            return EXIT_USAGE
-        return EXIT_SOME_FAILED if self.failed else EXIT_OK
+        },
+    )
+    try:
+        with progress:
+            summary = run.run()
+    except PluginLoadFailed as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/yellow]")
+        raise typer.Exit(130) from None
+    if summary.failed:
+        info(f"{summary.tagged} tagged, {summary.failed} failed.")
+    if summary.nothing_could_run:
+        return EXIT_USAGE
+    return EXIT_SOME_FAILED if summary.failed else EXIT_OK

@@ -1,0 +1,279 @@
+"""One tagging run as a library: the CLI's ``tag``, the GUI's Tag page and ``xmp`` call it.
+
+A :class:`TaggingRun` takes resolved plugin jobs and files, runs each plugin in turn over the
+files through :func:`visual_buffet.pipeline.run_plugin`, and hands every finished image's
+record to its sinks (objects with ``write(record)``, ``close(summary)``, ``abort()``: the
+:class:`~visual_buffet.output.ResultWriter` protocol) as soon as it is done. Progress is
+reported through a callback; a :class:`threading.Event` cancels the run between images.
+
+Nothing here prints: messages a user should see go to ``on_warning``, and errors a user can
+fix are raised as :class:`PluginLoadFailed` (the only plugin of a run could not load).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from visual_buffet.output import ResultWriter, error_record
+from visual_buffet.plugin_api import Plugin, PluginError
+
+Record = dict[str, Any]
+Phase = Literal["loading", "tagging", "done"]
+
+
+@dataclass
+class PluginJob:
+    """One plugin of a run, with its resolved settings.
+
+    Attributes:
+        name: The plugin name (entry-point name).
+        plugin_class: The class to construct when ``instance`` is not given.
+        settings: Typed setting values, as the plugin's constructor takes them.
+        plain: The same values as JSON-able plain values (they go into every record).
+        instance: An already-constructed (and possibly already-loaded) plugin to reuse, e.g. a
+            GUI that keeps its model warm between runs. The run neither loads it twice (a
+            plugin's ``load()`` must be idempotent) nor closes it: its owner does.
+    """
+
+    name: str
+    plugin_class: type[Plugin]
+    settings: dict[str, Any]
+    plain: dict[str, Any]
+    instance: Plugin | None = None
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """What a progress callback receives: after each record, and when the phase changes.
+
+    ``record`` is the record just written (None for a phase change). ``done`` counts records
+    (one per image and plugin) out of ``total``; ``errors`` the error records among them.
+    """
+
+    phase: Phase
+    plugin: str
+    done: int
+    total: int
+    errors: int
+    record: Record | None = None
+
+
+@dataclass
+class RunSummary:
+    """Counts of a finished (or cancelled) run; :meth:`as_dict` is the writers' summary."""
+
+    images: int
+    tagged: int = 0
+    failed: int = 0
+    load_failures: int = 0
+    plugins: int = 0
+    cancelled: bool = False
+    elapsed_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "tagged": self.tagged,
+            "failed": self.failed,
+            **self.extra,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    @property
+    def nothing_could_run(self) -> bool:
+        """Every plugin failed to load (a usage/configuration error, exit code 2)."""
+        return self.plugins > 0 and self.load_failures == self.plugins
+
+
+class PluginLoadFailed(Exception):
+    """The only plugin of a run could not load; nothing was tagged. ``str()`` says why."""
+
+    def __init__(self, name: str, error: PluginError) -> None:
+        super().__init__(str(error))
+        self.name = name
+        self.error = error
+
+
+class TaggingCancelled(BaseException):
+    """Raised inside the run when its cancel event is set (a BaseException, like Ctrl-C, so
+    the pipeline does not mistake it for a plugin failure)."""
+
+
+class TaggingRun:
+    """Plugins in turn over files; every record to every sink as each image finishes.
+
+    Args:
+        jobs: The plugins to run, in order.
+        files: Image files to tag (already found and filtered, e.g. by
+            :func:`visual_buffet.scan.find_images`).
+        missing: Paths that do not exist: each gets an error record per plugin.
+        sinks: Record sinks; each gets ``write`` per record, then ``close(summary)`` at the end
+            or ``abort()`` when the run stops early (cancel, Ctrl-C, an error).
+        workers: Decode threads (an int, or ``"auto"``).
+        max_pixels: Decompression-bomb limit for :func:`~visual_buffet.images.load_image`.
+        use_previews: Decode a raw file's embedded camera preview where it is large enough.
+        on_progress: Called after each record and at each phase change.
+        on_warning: Called with a message a user should see (a plugin that could not load
+            while others run, a plugin that failed mid-run).
+        cancel: When set, the run stops after the image in progress: sinks are aborted, the
+            summary says ``cancelled`` and :meth:`run` returns it.
+        summary_extra: More keys for the summary the sinks get (e.g. the scan's skip counts).
+    """
+
+    def __init__(
+        self,
+        jobs: Sequence[PluginJob],
+        files: Sequence[Path],
+        *,
+        missing: Sequence[Path] = (),
+        sinks: Sequence[ResultWriter] = (),
+        workers: int | str = "auto",
+        max_pixels: int | None = None,
+        use_previews: bool = True,
+        on_progress: Callable[[RunProgress], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        summary_extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.jobs = list(jobs)
+        self.files = list(files)
+        self.missing = list(missing)
+        self.sinks = list(sinks)
+        self.workers = workers
+        self.max_pixels = max_pixels
+        self.use_previews = use_previews
+        self.on_progress = on_progress
+        self.on_warning = on_warning
+        self.cancel = cancel or threading.Event()
+        self.total = (len(self.files) + len(self.missing)) * len(self.jobs)
+        self.summary = RunSummary(
+            images=len(self.files) + len(self.missing), extra=dict(summary_extra or {})
+        )
+        self._done = 0
+        self._current = ""
+
+    # -- reporting ---------------------------------------------------------------------------
+    def _warn(self, message: str) -> None:
+        if self.on_warning is not None:
+            self.on_warning(message)
+
+    def _phase(self, phase: Phase, plugin: str) -> None:
+        self._current = plugin
+        if self.on_progress is not None:
+            self.on_progress(
+                RunProgress(phase, plugin, self._done, self.total, self.summary.failed)
+            )
+
+    def _emit(self, record: Record) -> None:
+        """Hand one finished record to every sink, count it, report it, honour cancel."""
+        if record["error"] is None:
+            self.summary.tagged += 1
+        else:
+            self.summary.failed += 1
+        for sink in self.sinks:
+            sink.write(record)
+        self._done += 1
+        if self.on_progress is not None:
+            self.on_progress(
+                RunProgress(
+                    "tagging", self._current, self._done, self.total, self.summary.failed, record
+                )
+            )
+        if self.cancel.is_set():
+            raise TaggingCancelled
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        """Run every job; return the summary (``cancelled`` set when the event stopped it).
+
+        Raises :class:`PluginLoadFailed` when the run has one plugin and it cannot load
+        (sinks aborted, nothing written). Ctrl-C (KeyboardInterrupt) and any other exception
+        abort the sinks and propagate.
+        """
+        start = time.perf_counter()
+        self.summary.plugins = len(self.jobs)
+        try:
+            for job in self.jobs:
+                self._run_job(job)
+        except TaggingCancelled:
+            self.summary.cancelled = True
+            self.summary.elapsed_s = time.perf_counter() - start
+            self._abort_sinks()
+            return self.summary
+        except BaseException:
+            self._abort_sinks()
+            raise
+        self.summary.elapsed_s = time.perf_counter() - start
+        summary = self.summary.as_dict()
+        for sink in self.sinks:
+            sink.close(summary)
+        self._phase("done", "")
+        return self.summary
+
+    def _abort_sinks(self) -> None:
+        for sink in self.sinks:
+            sink.abort()
+
+    def _run_job(self, job: PluginJob) -> None:
+        from visual_buffet.pipeline import PluginRunError, default_workers, run_plugin
+
+        self._current = job.name
+        for path in self.missing:
+            error = FileNotFoundError(f"{path}: no such file or folder")
+            self._emit(error_record(str(path), job.name, error, job.plain))
+        if not self.files:  # only missing paths: no model to load for nothing
+            return
+        if self.cancel.is_set():
+            raise TaggingCancelled
+        self._phase("loading", job.name)
+        try:
+            plugin = self._load(job)
+        except PluginError as exc:
+            if len(self.jobs) == 1:
+                raise PluginLoadFailed(job.name, exc) from None
+            self._warn(f"plugin {job.name} could not load: {exc}")
+            self.summary.load_failures += 1
+            for path in self.files:
+                self._emit(error_record(str(path), job.name, exc, job.plain))
+            return
+        self._phase("tagging", job.name)
+        workers = self.workers
+        try:
+            run_plugin(
+                plugin,
+                self.files,
+                settings=job.plain,
+                on_record=self._emit,
+                workers=default_workers() if workers == "auto" else int(workers),
+                max_pixels=self.max_pixels,
+                use_previews=self.use_previews,
+            )
+        except PluginRunError as exc:
+            self._warn(str(exc))
+        finally:
+            if job.instance is None:
+                plugin.close()
+
+    @staticmethod
+    def _load(job: PluginJob) -> Plugin:
+        plugin = job.instance or job.plugin_class(job.settings)
+        plugin.load()
+        return plugin
+
+
+def plugin_jobs(
+    classes: Mapping[str, type[Plugin]],
+    settings: Mapping[str, Mapping[str, Any]],
+    plain: Mapping[str, Mapping[str, Any]],
+) -> list[PluginJob]:
+    """Jobs for ``classes`` (name -> class), with typed and plain settings per name."""
+    return [
+        PluginJob(name, cls, dict(settings[name]), dict(plain[name]))
+        for name, cls in classes.items()
+    ]
