@@ -37,10 +37,17 @@ class TextEmbeddingCache:
     def path_for(self, digest: str) -> Path:
         return self.folder / f"{digest[:32]}.safetensors"
 
-    def load(self, digest: str, canonical: str, expected_rows: int) -> Any | None:
-        """Return the cached float32 tensor, or None when absent, corrupt or mismatched."""
+    def load(
+        self, digest: str, canonical: str, expected_rows: int, *, numpy: bool = False
+    ) -> Any | None:
+        """Return the cached float32 embeddings, or None when absent, corrupt or mismatched.
+
+        Read with ``safetensors.numpy``, so a hit needs no torch (the ONNX runtime's hot path);
+        ``numpy=False`` hands back a torch tensor for the PyTorch runtime.
+        """
+        import numpy as np
         from safetensors import SafetensorError
-        from safetensors.torch import load as st_load
+        from safetensors.numpy import load as st_load
 
         path = self.path_for(digest)
         try:
@@ -64,18 +71,22 @@ class TextEmbeddingCache:
             problem = f"shape {tuple(embeddings.shape)}"
         elif metadata.get("sha256") != _checksum(embeddings):
             problem = "checksum mismatch"
-        elif not bool(embeddings.isfinite().all()):
+        elif not bool(np.isfinite(embeddings).all()):
             problem = "non-finite values"
         if problem:
             log.warning("text cache %s rejected (%s); recomputing", path, problem)
             return None
-        return embeddings
+        if numpy:
+            return embeddings
+        import torch
+
+        return torch.from_numpy(embeddings)
 
     def save(self, digest: str, canonical: str, embeddings: Any) -> Path:
-        """Write embeddings (float32, CPU) atomically; returns the file path."""
-        from safetensors.torch import save as st_save
+        """Write embeddings (a float32 NumPy array or torch tensor) atomically; returns the path."""
+        from safetensors.numpy import save as st_save
 
-        embeddings = embeddings.detach().to("cpu", dtype=_float32()).contiguous()
+        embeddings = _as_numpy(embeddings)
         data = st_save(
             {"embeddings": embeddings},
             metadata={"key": canonical, "sha256": _checksum(embeddings)},
@@ -85,14 +96,21 @@ class TextEmbeddingCache:
         return path
 
     def get_or_compute(
-        self, parts: dict[str, Any], rows: int, compute: Callable[[], Any]
+        self,
+        parts: dict[str, Any],
+        rows: int,
+        compute: Callable[[], Any],
+        *,
+        numpy: bool = False,
     ) -> tuple[Any, bool]:
         """Return (embeddings, hit). On a miss, ``compute()`` runs and the result is saved.
 
-        A cache folder that cannot be written is not fatal: the embeddings are still returned.
+        A hit is a NumPy array with ``numpy=True`` (no torch import), else a torch tensor; a
+        miss returns what ``compute()`` returned. A cache folder that cannot be written is not
+        fatal: the embeddings are still returned.
         """
         digest, canonical = cache_key(**parts)
-        cached = self.load(digest, canonical, rows)
+        cached = self.load(digest, canonical, rows, numpy=numpy)
         if cached is not None:
             return cached, True
         embeddings = compute()
@@ -131,8 +149,17 @@ def encode_texts(
     return torch.cat(parts)
 
 
-def _checksum(tensor: Any) -> str:
-    return hashlib.sha256(tensor.numpy().tobytes()).hexdigest()
+def _as_numpy(embeddings: Any) -> Any:
+    """A C-contiguous float32 NumPy copy of a NumPy array or a torch tensor (any device)."""
+    import numpy as np
+
+    if not isinstance(embeddings, np.ndarray):
+        embeddings = embeddings.detach().to("cpu", dtype=_float32()).numpy()
+    return np.ascontiguousarray(embeddings, dtype=np.float32)
+
+
+def _checksum(array: Any) -> str:
+    return hashlib.sha256(_as_numpy(array).tobytes()).hexdigest()
 
 
 def _metadata(data: bytes) -> dict[str, str]:
