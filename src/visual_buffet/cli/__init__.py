@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from visual_buffet import __version__
-from visual_buffet.cli import config_cmd, hardware_cmd, plugins_cmd, tag_cmd
+from visual_buffet.cli import config_cmd, hardware_cmd, plugins_cmd, tag_cmd, xmp_cmd
 from visual_buffet.cli.common import State
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command(name="tag", no_args_is_help=True)(tag_cmd.tag)
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(config_cmd.app, name="config")
 app.command(name="hardware")(hardware_cmd.hardware)
+app.add_typer(xmp_cmd.app, name="xmp")
 
 
 def _version(value: bool) -> None:

@@ -79,6 +79,15 @@ def tag(
     attention: Annotated[str | None, _flag("auto, sdpa, flash_attention_2 or eager.")] = None,
     dtype: Annotated[str | None, _flag("auto, float16, bfloat16 or float32.")] = None,
     vocabulary: Annotated[str | None, _flag("Text file with one tag per line.")] = None,
+    xmp: Annotated[
+        bool | None,
+        typer.Option(
+            "--xmp/--no-xmp",
+            help="Also write the tags into an XMP sidecar beside each image (IMG.jpg.xmp; "
+            "merged into an existing one; docs/xmp.md). Default: images.xmp.write.",
+            show_default=False,
+        ),
+    ] = None,
     set_values: Annotated[
         list[str] | None,
         typer.Option(
@@ -176,6 +185,7 @@ def tag(
         missing=scan.missing,
         host_values={k: v.value for k, v in host_values.items()},
         scan=scan,
+        xmp=host_values["xmp.write"].value if xmp is None else xmp,
     )
     raise typer.Exit(exit_code)
 
@@ -271,7 +281,7 @@ def _cli_layers(
 
 
 def _execute(  # type: ignore[no-untyped-def]
-    *, fmt, output, classes, settings, files, missing, host_values, scan
+    *, fmt, output, classes, settings, files, missing, host_values, scan, xmp
 ) -> int:
     """Run :class:`visual_buffet.tagging.TaggingRun` with a progress bar; return the exit code."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -280,6 +290,13 @@ def _execute(  # type: ignore[no-untyped-def]
     from visual_buffet.tagging import PluginLoadFailed, RunProgress, TaggingRun, plugin_jobs
 
     writer = make_writer(fmt, output, None)  # type: ignore[arg-type]
+    sinks: list[Any] = [writer]
+    sidecars = None
+    if xmp:
+        from visual_buffet.xmp import SidecarSink, XmpSettings
+
+        sidecars = SidecarSink(XmpSettings.from_values(host_values), on_error=warn)
+        sinks.append(sidecars)
     jobs = plugin_jobs(
         classes,
         {n: {k: v.value for k, v in values.items()} for n, values in settings.items()},
@@ -316,7 +333,7 @@ def _execute(  # type: ignore[no-untyped-def]
         jobs,
         files,
         missing=missing,
-        sinks=[writer],
+        sinks=sinks,
         workers=host_values["workers"],
         max_pixels=host_values["max_pixels"],
         use_previews=host_values["use_previews"],
@@ -337,6 +354,9 @@ def _execute(  # type: ignore[no-untyped-def]
         raise typer.Exit(130) from None
     if summary.failed:
         info(f"{summary.tagged} tagged, {summary.failed} failed.")
+    if sidecars is not None:
+        failed = f", {sidecars.failed} could not be written" if sidecars.failed else ""
+        info(f"{sidecars.written} XMP sidecar(s) written{failed}.")
     if summary.nothing_could_run:
         return EXIT_USAGE
-    return EXIT_SOME_FAILED if summary.failed else EXIT_OK
+    return EXIT_SOME_FAILED if summary.failed or (sidecars and sidecars.failed) else EXIT_OK
