@@ -135,20 +135,50 @@ def test_a_document_fails_the_schema_when_a_field_is_wrong(cli, test_plugins, im
 # --- atomicity ------------------------------------------------------------------------------
 
 
-def test_an_interrupted_json_run_leaves_the_old_file_whole(
-    cli, test_plugins, make_image, tmp_path: Path
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_an_interrupted_json_or_table_run_keeps_the_finished_images(
+    cli, test_plugins, make_image, tmp_path: Path, fmt: str
 ) -> None:
     images = [make_image(f"{i}.png") for i in range(6)]
-    out = tmp_path / "out" / "tags.json"
+    out = tmp_path / "out" / f"tags.{'json' if fmt == 'json' else 'txt'}"
     out.parent.mkdir()
     out.write_text('{"old": true}\n', encoding="utf-8")
     result = cli(
-        "tag", *images, "-p", "probe", "-f", "json", "-o", out, "--set", "interrupt_after=2"
-    )
+        "tag", *images, "-p", "probe", "-f", fmt, "-o", out, "--overwrite",
+        "--set", "interrupt_after=2", "--set", "batch=1",
+    )  # fmt: skip
     assert result.exit_code == 130
-    assert "interrupted" in result.stderr
-    assert out.read_text(encoding="utf-8") == '{"old": true}\n'
+    assert f"interrupted: the 2 results finished before it are written to {out}." in (
+        " ".join(result.stderr.split())
+    )
     assert list(out.parent.iterdir()) == [out]  # no temp file left behind
+    text = out.read_text(encoding="utf-8")
+    if fmt == "json":
+        document = json.loads(text)
+        validate(document, DOCUMENT)
+        assert [Path(r["file"]).name for r in document["results"]] == ["0.png", "1.png"]
+        assert document["summary"]["interrupted"] is True
+        assert document["summary"]["tagged"] == 2
+    else:
+        assert "0.png" in text and "1.png" in text and "2.png" not in text
+
+
+def test_an_interrupt_before_any_image_leaves_the_old_file(
+    cli, test_plugins, make_image, tmp_path: Path
+) -> None:
+    images = [make_image("a.png"), make_image("b.png")]
+    out = tmp_path / "tags.json"
+    out.write_text("old", encoding="utf-8")
+    # One batch of two: the interrupt comes before the first image's result is out.
+    result = cli(
+        "tag", *images, "-p", "probe", "-o", out, "--overwrite",
+        "--set", "interrupt_after=1", "--set", "batch=2",
+    )  # fmt: skip
+    assert result.exit_code == 130
+    assert f"interrupted: nothing was finished; {out} is left as it was." in (
+        " ".join(result.stderr.split())
+    )
+    assert out.read_text(encoding="utf-8") == "old"
 
 
 def test_a_json_write_that_fails_leaves_no_half_file(
@@ -165,8 +195,12 @@ def test_a_json_write_that_fails_leaves_no_half_file(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "fsync", full_disk)
-    with pytest.raises(OSError, match="No space left"):
-        cli("tag", *images, "-p", "probe", "-f", "json", "-o", out)
+    result = cli("tag", *images, "-p", "probe", "-f", "json", "-o", out, "--overwrite")
+    assert result.exit_code == 1
+    assert f"error: cannot write {out}: No space left on device. Free some space" in (
+        " ".join(result.stderr.split())
+    )
+    assert "Traceback" not in result.output
     assert out.read_text(encoding="utf-8") == "old"
     assert list(out.parent.iterdir()) == [out]
 
@@ -175,7 +209,8 @@ def test_a_successful_json_run_replaces_the_file(cli, test_plugins, make_image, 
     out = tmp_path / "out" / "tags.json"
     out.parent.mkdir()
     out.write_text("old", encoding="utf-8")
-    assert cli("tag", make_image("a.png"), "-p", "probe", "-f", "json", "-o", out).exit_code == 0
+    args = ("tag", make_image("a.png"), "-p", "probe", "-f", "json", "-o", out, "--overwrite")
+    assert cli(*args).exit_code == 0
     validate(json.loads(out.read_text(encoding="utf-8")), DOCUMENT)
     assert list(out.parent.iterdir()) == [out]
 
@@ -220,6 +255,7 @@ def test_a_run_that_stops_before_tagging_keeps_an_old_jsonl_file(
         "jsonl",
         "-o",
         out,
+        "--overwrite",
         "--set",
         "fail_load=true",
     )
@@ -236,8 +272,9 @@ def test_table_on_the_terminal(cli, test_plugins, images) -> None:
     text = result.stdout
     assert f"{images[0]}  (probe)" in text
     assert "confidence" in text
-    assert "whole image @ probe" in text
-    assert "window @ probe (0,0)-(40,30)" in text
+    assert "whole photo" in text
+    assert "detail (0,0)-(40,30)" in text
+    assert "@" not in text  # the pass name is not a size the photo was seen at
     assert "error:" in text and "corrupt.jpg" in text
 
 

@@ -6,8 +6,11 @@ The record format is documented in ``docs/output.md`` and published as
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -23,6 +26,78 @@ from visual_buffet.plugin_api import ImageTags
 
 OutputFormat = Literal["table", "json", "jsonl"]
 SCHEMA_VERSION = 1
+
+SUFFIX_FORMATS: dict[str, OutputFormat] = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+"""``-o`` suffixes that name a format; any other suffix (``.txt``...) means ``table``."""
+
+
+class OutputError(Exception):
+    """The results cannot be written (bad ``-o`` path, full disk...): not a plugin's failure.
+
+    The tagging run stops at once instead of recording the error for every image left.
+    """
+
+
+class OutputClosed(OutputError):
+    """The reader went away (``visual-buffet tag ... | head -1``): stop quietly, like Unix tools."""
+
+
+def output_format(fmt: str | None, path: Path | None) -> OutputFormat:
+    """``--format``, or the format ``-o``'s suffix names when ``--format`` is not given.
+
+    An explicit ``--format`` that contradicts a ``.json`` / ``.jsonl`` suffix raises
+    :class:`OutputError`: a table in ``tags.json`` is a trap for whoever reads it next.
+    """
+    implied = SUFFIX_FORMATS.get(path.suffix.lower()) if path is not None else None
+    if fmt is None:
+        return implied or "table"
+    if fmt not in ("table", "json", "jsonl"):
+        raise OutputError(f"--format {fmt!r} is not valid. Allowed: table, json, jsonl.")
+    if implied is not None and implied != fmt:
+        raise OutputError(
+            f"--format {fmt} does not match -o {path}: a {path.suffix} file holds {implied}. "  # type: ignore[union-attr]
+            f"Leave out --format (the suffix chooses it), or name the file for {fmt} "
+            f"({'tags.txt' if fmt == 'table' else 'tags.' + fmt})."
+        )
+    return fmt  # type: ignore[return-value]
+
+
+def check_output_path(path: Path, fmt: OutputFormat, *, overwrite: bool) -> None:
+    """Refuse an ``-o`` path that cannot take the results, before any model loads.
+
+    Raises :class:`OutputError` naming the path when its folder is missing, when it is a
+    folder, when it cannot be written (``json`` and ``table`` also need the folder writable:
+    they write a temporary file beside it and rename it), or when it already holds results
+    and ``overwrite`` is false (a rerun must not silently lose an earlier run's). An empty
+    existing file or a device (``/dev/stdout``) is fine. Creates nothing.
+    """
+    folder = path.parent
+    if path.is_dir():
+        raise OutputError(f"-o {path}: is a folder; give a file name, e.g. {path / 'tags.jsonl'}.")
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise OutputError(f"-o {path}: the folder {folder} {what}; create it first.")
+    needs_folder = not path.exists() or fmt != "jsonl"
+    if needs_folder and not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"-o {path}: the folder {folder} is not writable; choose another place.")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise OutputError(f"-o {path}: the file is not writable; choose another file.")
+        if path.is_file() and path.stat().st_size > 0 and not overwrite:
+            raise OutputError(
+                f"-o {path}: the file already exists. Pass --overwrite to replace it, "
+                "or choose another file name."
+            )
+
+
+def _write_failed(path: Path | None, exc: OSError) -> OutputError:
+    """An I/O error of a writer as the :class:`OutputError` to stop on."""
+    if isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE:
+        return OutputClosed(f"{path or 'stdout'}: the reader closed the pipe")
+    where = path or "stdout"
+    reason = exc.strerror or str(exc)
+    hint = " Free some space and run again." if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    return OutputError(f"cannot write {where}: {reason}.{hint}")
 
 
 def result_schema() -> dict[str, Any]:
@@ -86,39 +161,68 @@ class ResultWriter(Protocol):
 
 
 class JsonlWriter:
-    """One line per finished image, flushed at once: an interrupted run keeps what it did.
+    """One line per finished image, written at once: an interrupted run keeps what it did.
 
     The file is created at the first record, so a run that stops before tagging anything
-    (a plugin that cannot load, a bad setting) leaves an existing file as it was.
+    (a plugin that cannot load, a bad setting) leaves an existing file as it was. Whether an
+    existing file may be replaced at all is decided before the run (:func:`check_output_path`).
+    Lines go to the file unbuffered; a write that fails (a full disk) is cut back to the last
+    complete line, so the file never ends in half a record.
     """
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
-        self._stream: IO[str] | None = None if path is not None else sys.stdout
-
-    def _open(self) -> IO[str]:
-        if self._stream is None:
-            assert self._path is not None
-            self._stream = open(self._path, "w", encoding="utf-8")  # noqa: SIM115
-        return self._stream
+        self._file: IO[bytes] | None = None
+        self._good = 0  # bytes of complete lines in the file
 
     def write(self, record: dict[str, Any]) -> None:
-        stream = self._open()
-        stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        stream.flush()
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        try:
+            if self._path is None:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                self._write_line(line.encode("utf-8"))
+        except OSError as exc:
+            raise _write_failed(self._path, exc) from exc
+
+    def _write_line(self, data: bytes) -> None:
+        if self._file is None:
+            assert self._path is not None
+            self._file = open(self._path, "wb", buffering=0)  # noqa: SIM115
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._file.write(view) or 0 :]
+        except OSError:
+            with contextlib.suppress(OSError):  # a device (/dev/full) cannot be truncated
+                os.ftruncate(self._file.fileno(), self._good)
+            raise
+        self._good += len(data)
 
     def close(self, summary: dict[str, Any]) -> None:
-        if self._path is not None:
-            self._open().close()  # a run without images still leaves an (empty) file
+        if self._path is None:
+            return
+        try:
+            if self._file is None:  # a run without images still leaves an (empty) file
+                self._file = open(self._path, "wb", buffering=0)  # noqa: SIM115
+            self._file.close()
+        except OSError as exc:
+            raise _write_failed(self._path, exc) from exc
 
     def abort(self) -> None:
-        """Interrupted: every line written so far is complete; keep them."""
-        if self._path is not None and self._stream is not None:
-            self._stream.close()
+        """Stopped by an error: every line written so far is complete; keep them."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
 
 
 class JsonWriter:
-    """One JSON document, written atomically at the end (never half a file)."""
+    """One JSON document, written atomically when the run ends (never half a file).
+
+    An interrupted run ends too (``close`` with ``summary["interrupted"]``): the document then
+    holds the images finished so far.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
@@ -135,15 +239,18 @@ class JsonWriter:
             "summary": summary,
         }
         text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-        if self._path is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            with atomic_open(self._path) as handle:
-                handle.write(text)
+        try:
+            if self._path is None:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                with atomic_open(self._path) as handle:
+                    handle.write(text)
+        except OSError as exc:
+            raise _write_failed(self._path, exc) from exc
 
     def abort(self) -> None:
-        """Interrupted: leave any existing file untouched."""
+        """Stopped by an error: leave any existing file untouched."""
 
 
 class TableWriter:
@@ -158,6 +265,12 @@ class TableWriter:
             self._console = console or Console()
 
     def write(self, record: dict[str, Any]) -> None:
+        try:
+            self._print_record(record)
+        except OSError as exc:  # the terminal or a pipe; a file is only written at close
+            raise _write_failed(None, exc) from exc
+
+    def _print_record(self, record: dict[str, Any]) -> None:
         # The title is its own line: as a table title it would wrap to the table's width.
         source = _escape(record["plugin"])
         preview = record.get("image", {}).get("preview")
@@ -182,18 +295,21 @@ class TableWriter:
         for tag in record["tags"]:
             row = [_escape(tag["label"]), f"{tag['confidence']:.4f}"]
             if show_views:
-                row.append(_describe_view(tag.get("found_in")))
+                row.append(describe_view(tag.get("found_in")))
             table.add_row(*row)
         self._console.print(table)
         self._console.print()
 
     def close(self, summary: dict[str, Any]) -> None:
         if self._path is not None and self._buffer is not None:
-            with atomic_open(self._path) as handle:
-                handle.write(self._buffer.getvalue())
+            try:
+                with atomic_open(self._path) as handle:
+                    handle.write(self._buffer.getvalue())
+            except OSError as exc:
+                raise _write_failed(self._path, exc) from exc
 
     def abort(self) -> None:
-        """Interrupted: leave any existing file untouched."""
+        """Stopped by an error: leave any existing file untouched."""
 
 
 def _escape(text: str) -> str:
@@ -201,13 +317,19 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _describe_view(view: dict[str, Any] | None) -> str:
+def describe_view(view: dict[str, Any] | None) -> str:
+    """Where a tag was found, in words: ``whole photo`` or ``detail (x1,y1)-(x2,y2)``.
+
+    The box is in the photo's own pixels. The pass name is left out: it names a quality
+    pass, not a size the whole photo was seen at (every whole view is fed at the model's
+    input size), so ``@ 480`` next to ``@ 1080`` only misled.
+    """
     if view is None:
         return ""
     if view["view"] == "whole":
-        return f"whole image @ {view['pass']}"
+        return "whole photo"
     left, top, right, bottom = view["box"]
-    return f"window @ {view['pass']} ({left},{top})-({right},{bottom})"
+    return f"detail ({left},{top})-({right},{bottom})"
 
 
 def make_writer(fmt: OutputFormat, path: Path | None, console: Console | None) -> ResultWriter:

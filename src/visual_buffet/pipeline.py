@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from visual_buffet.images import load_image
-from visual_buffet.output import error_record, success_record
+from visual_buffet.output import OutputError, error_record, success_record
 from visual_buffet.plugin_api import ImageTags, Plugin
 
 Record = dict[str, Any]
@@ -137,6 +137,8 @@ def run_plugin(
                 raise RuntimeError("tag_stream returned fewer results than images")
             while pending:
                 emit(pending.popleft())
+        except OutputError:
+            raise  # the results cannot be written: not the plugin's failure, nothing to record
         except Exception as exc:
             # The plugin itself broke (not one image): record it for every image left, in order.
             failure = RuntimeError(f"{plugin.name} failed: {type(exc).__name__}: {exc}")

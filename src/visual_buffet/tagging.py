@@ -113,16 +113,22 @@ class TaggingRun:
         files: Image files to tag (already found and filtered, e.g. by
             :func:`visual_buffet.scan.find_images`).
         missing: Paths that do not exist: each gets an error record per plugin.
-        sinks: Record sinks; each gets ``write`` per record, then ``close(summary)`` at the end
-            or ``abort()`` when the run stops early (cancel, Ctrl-C, an error).
+        sinks: Record sinks; each gets ``write`` per record, then ``close(summary)`` at the end,
+            also when the run is interrupted (cancel, Ctrl-C, SIGTERM) after some records:
+            the summary then says ``"interrupted": true`` and the sinks keep what finished.
+            ``abort()`` instead when the run stops on an error, or is interrupted or finds
+            no plugin that can load before any record reached the sinks (an existing output
+            file stays as it was). Records wait until a plugin has loaded, so a run that
+            cannot start writes nothing.
         workers: Decode threads (an int, or ``"auto"``).
         max_pixels: Decompression-bomb limit for :func:`~visual_buffet.images.load_image`.
         use_previews: Decode a raw file's embedded camera preview where it is large enough.
         on_progress: Called after each record and at each phase change.
         on_warning: Called with a message a user should see (a plugin that could not load
             while others run, a plugin that failed mid-run).
-        cancel: When set, the run stops after the image in progress: sinks are aborted, the
-            summary says ``cancelled`` and :meth:`run` returns it.
+        cancel: When set, the run stops after the image in progress: sinks are closed with
+            what finished (see ``sinks``), the summary says ``cancelled`` and :meth:`run`
+            returns it.
         summary_extra: More keys for the summary the sinks get (e.g. the scan's skip counts).
     """
 
@@ -157,6 +163,11 @@ class TaggingRun:
         )
         self._done = 0
         self._current = ""
+        # Records wait here until a plugin has loaded (or there is nothing to load): a run
+        # that cannot start at all must leave its outputs untouched.
+        self._held: list[Record] | None = [] if self.files else None
+        self.delivered = 0
+        """Records handed to the sinks so far."""
 
     # -- reporting ---------------------------------------------------------------------------
     def _warn(self, message: str) -> None:
@@ -176,8 +187,10 @@ class TaggingRun:
             self.summary.tagged += 1
         else:
             self.summary.failed += 1
-        for sink in self.sinks:
-            sink.write(record)
+        if self._held is not None:
+            self._held.append(record)
+        else:
+            self._deliver(record)
         self._done += 1
         if self.on_progress is not None:
             self.on_progress(
@@ -188,33 +201,62 @@ class TaggingRun:
         if self.cancel.is_set():
             raise TaggingCancelled
 
+    def _deliver(self, record: Record) -> None:
+        for sink in self.sinks:
+            sink.write(record)
+        self.delivered += 1
+
+    def _release_held(self) -> None:
+        """A plugin loaded: the records held until now go to the sinks, in order."""
+        held, self._held = self._held or [], None
+        for record in held:
+            self._deliver(record)
+
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> RunSummary:
         """Run every job; return the summary (``cancelled`` set when the event stopped it).
 
         Raises :class:`PluginLoadFailed` when the run has one plugin and it cannot load
-        (sinks aborted, nothing written). Ctrl-C (KeyboardInterrupt) and any other exception
-        abort the sinks and propagate.
+        (sinks aborted, nothing written). Ctrl-C (KeyboardInterrupt, also what the CLI turns
+        SIGTERM into) closes the sinks with what finished, then propagates; any other
+        exception (a sink's :class:`~visual_buffet.output.OutputError` included) aborts the
+        sinks and propagates.
         """
         start = time.perf_counter()
         self.summary.plugins = len(self.jobs)
         try:
             for job in self.jobs:
                 self._run_job(job)
-        except TaggingCancelled:
+        except (TaggingCancelled, KeyboardInterrupt) as exc:
             self.summary.cancelled = True
             self.summary.elapsed_s = time.perf_counter() - start
-            self._abort_sinks()
+            self._end_interrupted()
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             return self.summary
         except BaseException:
             self._abort_sinks()
             raise
         self.summary.elapsed_s = time.perf_counter() - start
+        if self.summary.nothing_could_run:  # exit 2: no output, as if the run never started
+            self._abort_sinks()
+            self._phase("done", "")
+            return self.summary
+        self._release_held()  # only missing paths: nothing was loaded, the records stand
         summary = self.summary.as_dict()
         for sink in self.sinks:
             sink.close(summary)
         self._phase("done", "")
         return self.summary
+
+    def _end_interrupted(self) -> None:
+        """Stopped from outside: the sinks keep the records they have, marked interrupted."""
+        if not self.delivered:  # nothing reached them: leave existing outputs as they were
+            self._abort_sinks()
+            return
+        summary = {**self.summary.as_dict(), "interrupted": True}
+        for sink in self.sinks:
+            sink.close(summary)
 
     def _abort_sinks(self) -> None:
         for sink in self.sinks:
@@ -242,6 +284,7 @@ class TaggingRun:
             for path in self.files:
                 self._emit(error_record(str(path), job.name, exc, job.plain))
             return
+        self._release_held()
         self._phase("tagging", job.name)
         workers = self.workers
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,6 +62,13 @@ class ProbePlugin(Plugin):
             "crash_after", "int", 0, "Raise RuntimeError after N images (0: never).", minimum=0
         ),
         Setting("interrupt_after", "int", 0, "Raise KeyboardInterrupt after N images.", minimum=0),
+        Setting(
+            "sleep_ms",
+            "int",
+            0,
+            "Sleep this long per image in tag(): time for a test to send a signal mid-run.",
+            minimum=0,
+        ),
         Setting("fail_load", "bool", False, "Raise PluginError in load()."),
         Setting("deep.level", "int", 1, "A nested (dotted) setting.", minimum=1, maximum=3),
     )
@@ -94,6 +102,7 @@ class ProbePlugin(Plugin):
         record(f"tag {len(items)}")
         results = []
         for image, mean in items:
+            time.sleep(self.settings["sleep_ms"] / 1000)
             self._done += 1
             if self.settings["crash_after"] and self._done > self.settings["crash_after"]:
                 raise RuntimeError("probe crashed on purpose")

@@ -10,6 +10,7 @@ import typer
 from visual_buffet import __version__
 from visual_buffet.cli import config_cmd, hardware_cmd, plugins_cmd, tag_cmd, xmp_cmd
 from visual_buffet.cli.common import State
+from visual_buffet.cli.readable_help import ReadableHelpGroup
 
 app = typer.Typer(
     name="visual-buffet",
@@ -22,6 +23,7 @@ app = typer.Typer(
         "  visual-buffet config set plugins.siglip.threshold 0.02"
     ),
     no_args_is_help=True,
+    cls=ReadableHelpGroup,  # every command's --help shows FILE / NAME, not <list[str]>
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -49,6 +51,7 @@ def _root(
             "(also settable with the VISUAL_BUFFET_CONFIG environment variable).",
             dir_okay=False,
             show_default=False,
+            metavar="FILE",
         ),
     ] = None,
     version: Annotated[

@@ -34,8 +34,18 @@ class State:
     def config_path(self) -> Path:
         return self.config_override or paths.config_path()
 
-    def config(self) -> ConfigFile:
-        """Load the config file once; a broken file stops with exit code 2."""
+    def config(self, *, create: bool = False) -> ConfigFile:
+        """Load the config file once; a broken file stops with exit code 2.
+
+        A ``--config FILE`` that does not exist stops with exit code 2 too (a typo must not
+        silently run on defaults), unless ``create``: ``config set`` makes the file. The
+        default file and ``VISUAL_BUFFET_CONFIG`` may name a file not written yet.
+        """
+        if self.config_override is not None and not create and not self.config_override.exists():
+            fail(
+                f"--config {self.config_override}: no such file. Check the path, or create it "
+                f"with `visual-buffet --config {self.config_override} config set KEY VALUE`."
+            )
         if self._config is None:
             try:
                 self._config = load_config(self.config_path)

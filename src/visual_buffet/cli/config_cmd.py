@@ -73,7 +73,7 @@ def set_(
 
     st = state(ctx)
     schemas = {name: p.schema for name, p in discover_plugins().items() if p.ok}
-    config = st.config()
+    config = st.config(create=True)  # the one command that may make a --config file
     try:
         setting, typed = set_setting(config, key, value, schemas)
     except ConfigError as exc:

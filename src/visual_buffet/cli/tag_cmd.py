@@ -46,6 +46,7 @@ def tag(
             "-p",
             help="Plugin to use (repeatable). Default: the plugins enabled in the config.",
             show_default=False,
+            metavar="NAME",
         ),
     ] = None,
     recursive: Annotated[
@@ -56,20 +57,31 @@ def tag(
         typer.Option(
             "--output",
             "-o",
-            help="Write results to this file instead of the terminal.",
+            help="Write results to this file instead of the terminal. Its folder must exist; "
+            "an existing file is replaced only with --overwrite. The suffix chooses the "
+            "format when --format is not given: .json, .jsonl, anything else a table.",
             dir_okay=False,
             show_default=False,
+            metavar="FILE",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace the -o file if it exists (else the run is refused)."
+        ),
+    ] = False,
     fmt: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--format",
             "-f",
             help="table (readable), json (one document) or jsonl (one line per image, "
-            "streamed as images finish).",
+            "streamed as images finish). Default: from the -o suffix, else table.",
+            show_default=False,
+            metavar="table|json|jsonl",
         ),
-    ] = "table",
+    ] = None,
     quality: Annotated[str | None, _flag("quick, standard, high or max.")] = None,
     threshold: Annotated[str | None, _flag("Lowest confidence reported (0-1).")] = None,
     limit: Annotated[str | None, _flag("Most tags per image (0 = unlimited).")] = None,
@@ -95,6 +107,7 @@ def tag(
             help="Any plugin or image setting, KEY=VALUE (repeatable). KEY may be scoped: "
             "siglip.max_candidates=2000, images.max_pixels=200000000.",
             show_default=False,
+            metavar="KEY=VALUE",
             rich_help_panel=PLUGIN_PANEL,
         ),
     ] = None,
@@ -112,14 +125,21 @@ def tag(
       visual-buffet tag photo.jpg --plugin siglip --vocabulary ~/my_tags.txt
 
     Exit codes: 0 all images tagged; 1 some images failed (the others were tagged and
-    written); 2 usage or configuration error (nothing was run).
+    written), or the output could not be written (e.g. a full disk); 2 usage or
+    configuration error (nothing was run, an existing -o file is untouched); 130 Ctrl-C,
+    143 SIGTERM (the images finished so far are written: see docs/output.md).
     """
     from visual_buffet.config import HOST_SCHEMA
     from visual_buffet.discovery import discover_plugins
+    from visual_buffet.output import OutputError, check_output_path, output_format
     from visual_buffet.settings import SettingError
 
-    if fmt not in ("table", "json", "jsonl"):
-        fail(f"--format {fmt!r} is not valid. Allowed: table, json, jsonl.")
+    try:  # before any model loads: a run must not tag for an hour, then fail to write
+        fmt = output_format(fmt, output)
+        if output is not None:
+            check_output_path(output, fmt, overwrite=overwrite)
+    except OutputError as exc:
+        fail(str(exc))
     st = state(ctx)
     config = st.config()
     plugins = discover_plugins()
@@ -162,7 +182,8 @@ def tag(
         paths, recursive=recursive, include_hidden=bool(host_values["include_hidden"].value)
     )
     if not scan.files and not scan.missing:
-        hint = "" if recursive else " (use --recursive to look inside sub-folders)"
+        # --recursive only helps where there are sub-folders it would enter.
+        hint = " (use --recursive to look inside sub-folders)" if scan.skipped_subdirs else ""
         fail(f"no images found in {', '.join(map(str, paths))}{hint}.")
     skipped = []
     if scan.skipped_hidden:
@@ -284,9 +305,17 @@ def _execute(  # type: ignore[no-untyped-def]
     *, fmt, output, classes, settings, files, missing, host_values, scan, xmp
 ) -> int:
     """Run :class:`visual_buffet.tagging.TaggingRun` with a progress bar; return the exit code."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from visual_buffet.output import make_writer
+    from visual_buffet.cli.signals import (
+        EXIT_INTERRUPTED,
+        EXIT_PIPE_CLOSED,
+        Terminated,
+        quiet_stdout,
+        terminate_as_interrupt,
+    )
+    from visual_buffet.output import OutputClosed, OutputError, make_writer
     from visual_buffet.tagging import PluginLoadFailed, RunProgress, TaggingRun, plugin_jobs
 
     writer = make_writer(fmt, output, None)  # type: ignore[arg-type]
@@ -345,13 +374,25 @@ def _execute(  # type: ignore[no-untyped-def]
         },
     )
     try:
-        with progress:
+        with progress, terminate_as_interrupt():
             summary = run.run()
     except PluginLoadFailed as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/yellow]")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        code = exc.exit_code if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+        if run.delivered:
+            where = f" to {output}" if output is not None else ""
+            done = f"the {_results(run.delivered)} finished before it are written{where}"
+        else:
+            done = "nothing was finished" + (f"; {output} is left as it was" if output else "")
+        err_console.print(f"[yellow]interrupted:[/yellow] {escape(done)}.")
+        raise typer.Exit(code) from None
+    except OutputClosed:
+        quiet_stdout()  # the reader is gone (`| head`): no traceback, no more writes
+        raise typer.Exit(EXIT_PIPE_CLOSED) from None
+    except OutputError as exc:
+        kept = f" The {_results(run.delivered)} finished before it are kept." * bool(run.delivered)
+        fail(f"{exc}{kept}", code=EXIT_SOME_FAILED)
     if summary.failed:
         info(f"{summary.tagged} tagged, {summary.failed} failed.")
     if sidecars is not None:
@@ -360,3 +401,8 @@ def _execute(  # type: ignore[no-untyped-def]
     if summary.nothing_could_run:
         return EXIT_USAGE
     return EXIT_SOME_FAILED if summary.failed or (sidecars and sidecars.failed) else EXIT_OK
+
+
+def _results(count: int) -> str:
+    """``1 result`` / ``3 results``: one per image and plugin."""
+    return f"{count} result{'s' if count != 1 else ''}"
