@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from visual_buffet import __version__
-from visual_buffet.cli import config_cmd, hardware_cmd, plugins_cmd, tag_cmd, xmp_cmd
+from visual_buffet.cli import config_cmd, gui_cmd, hardware_cmd, plugins_cmd, tag_cmd, xmp_cmd
 from visual_buffet.cli.common import State
 from visual_buffet.cli.readable_help import ReadableHelpGroup
 
@@ -31,6 +31,7 @@ app.command(name="tag", no_args_is_help=True)(tag_cmd.tag)
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(config_cmd.app, name="config")
 app.command(name="hardware")(hardware_cmd.hardware)
+app.command(name="gui")(gui_cmd.gui)
 app.add_typer(xmp_cmd.app, name="xmp")
 
 

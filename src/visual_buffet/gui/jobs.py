@@ -1,0 +1,252 @@
+"""The Tag page's runs: one at a time, in a thread, through :mod:`visual_buffet.tagging`.
+
+A run is the same :class:`visual_buffet.tagging.TaggingRun` that ``visual-buffet tag`` uses,
+with the same settings resolution (defaults < config file) and the same image scan; its
+records go into the library store through the store's own sink. What differs is only where
+progress goes: into an event list the page follows over server-sent events (done / total,
+images per second, time left, each error as it happens), and a :class:`threading.Event`
+that the page's Cancel sets.
+
+The loaded plugin is kept between runs (keyed by its settings), so a second run starts
+without loading the model again; a Save in Settings that changes them loads it afresh.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from visual_buffet.config import HOST_SCHEMA, load_config
+from visual_buffet.plugin_api import Plugin
+from visual_buffet.settings import SettingError
+
+Event = dict[str, Any]
+
+
+class RunRefused(ValueError):
+    """A run could not start (a bad folder, no images, a bad setting); the message says why."""
+
+
+class TagRuns:
+    """Starts tag runs and records their events; keeps loaded plugins warm.
+
+    Args:
+        config_path: The config file whose settings runs use (read afresh per run).
+        make_sinks: Returns the record sinks of a new run (the library store's sink).
+        on_folder: Called with each folder a run is started on (the file gate's roots).
+    """
+
+    def __init__(
+        self,
+        config_path: Path,
+        make_sinks: Callable[[], Sequence[Any]],
+        on_folder: Callable[[Path], Any] = lambda folder: None,
+    ) -> None:
+        self.config_path = config_path
+        self.make_sinks = make_sinks
+        self.on_folder = on_folder
+        self.events: list[Event] = []
+        self.run_id = 0
+        self.running = False
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._warm: dict[str, tuple[tuple, Plugin]] = {}  # name -> (settings key, plugin)
+
+    # -- starting ----------------------------------------------------------------------------
+    def start(self, folder: str, *, recursive: bool = True) -> int:
+        """Check the folder and the settings, find the images, start the run; return its id."""
+        from visual_buffet.scan import find_images
+
+        text = folder.strip()
+        if not text:
+            raise RunRefused("Folder: type the path of a folder of photos on this machine.")
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            raise RunRefused(f"Folder {text!r}: give the full path (e.g. /home/me/Pictures).")
+        if not path.is_dir():
+            raise RunRefused(f"Folder {text!r} does not exist or is not a folder.")
+        jobs, host = self._jobs()
+        scan = find_images([path], recursive=recursive, include_hidden=host["include_hidden"])
+        if not scan.files:
+            hint = "" if recursive else " (tick 'Sub-folders too' to look inside sub-folders)"
+            raise RunRefused(f"no images found in {path}{hint}.")
+        with self._lock:
+            if self.running:
+                raise RunRefused("a run is in progress; cancel it or wait for it to end.")
+            self.running = True
+            self.run_id += 1
+            self._cancel = threading.Event()
+            run_id = self.run_id
+        self.on_folder(path)
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(run_id, jobs, scan.files, host),
+            name="vb-gui-tag",
+            daemon=True,
+        )
+        self._thread.start()
+        return run_id
+
+    def cancel(self) -> bool:
+        """Ask the run in progress to stop after the image it is on. False if none runs."""
+        if not self.running:
+            return False
+        self._cancel.set()
+        return True
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the run in progress to end (for tests and shutdown)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def close(self) -> None:
+        """Cancel any run and release the warm plugins."""
+        self.cancel()
+        self.wait(30)
+        for _, plugin in self._warm.values():
+            plugin.close()
+        self._warm.clear()
+
+    def _jobs(self) -> tuple[list[Any], dict[str, Any]]:
+        """The enabled plugins with their settings from the config file, as `tag` resolves them."""
+        from visual_buffet.cli.common import plain_values
+        from visual_buffet.config import ConfigError
+        from visual_buffet.gui.panels import installed_plugins
+        from visual_buffet.tagging import PluginJob
+
+        try:
+            config = load_config(self.config_path)
+            host_values, _ = HOST_SCHEMA.resolve(
+                [(f"{config.source} [images]", config.host_values())]
+            )
+            jobs = []
+            for name, info in installed_plugins().items():
+                layer = [(f"{config.source} [plugins.{name}]", config.plugin_values(name))]
+                values, _ = info.schema.resolve(layer)
+                if not values.pop("enabled").value:
+                    continue
+                typed = {k: v.value for k, v in values.items()}
+                plain = plain_values(values)
+                jobs.append(
+                    PluginJob(name, info.plugin_class, typed, plain, self._warm_plugin(name, plain))
+                )
+        except (ConfigError, SettingError) as exc:
+            raise RunRefused(str(exc)) from None
+        if not jobs:
+            raise RunRefused("no plugin is enabled: enable one in Settings → Plugins.")
+        return jobs, {k: v.value for k, v in host_values.items()}
+
+    def _warm_plugin(self, name: str, plain: dict[str, Any]) -> Plugin | None:
+        """The plugin loaded by an earlier run with the same settings, if any."""
+        key = tuple(sorted((k, repr(v)) for k, v in plain.items()))
+        held = self._warm.get(name)
+        if held is not None and held[0] == key:
+            return held[1]
+        if held is not None:  # settings changed since: free the old model
+            held[1].close()
+            del self._warm[name]
+        return None
+
+    # -- the run -----------------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        with self._lock:
+            event["id"] = len(self.events)
+            self.events.append(event)
+
+    def _run(self, run_id: int, jobs: list[Any], files: list[Path], host: dict[str, Any]) -> None:
+        from visual_buffet.tagging import PluginLoadFailed, TaggingRun
+
+        for job in jobs:
+            if job.instance is None:
+                # Constructed here so the run loads it and leaves it open for the next run.
+                job.instance = job.plugin_class(job.settings)
+                key = tuple(sorted((k, repr(v)) for k, v in job.plain.items()))
+                self._warm[job.name] = (key, job.instance)
+        total = len(files) * len(jobs)
+        self._emit({"type": "start", "run": run_id, "total": total, "files": len(files)})
+        clock = {"start": time.perf_counter(), "tagging": None, "base": 0}
+
+        def on_progress(progress: Any) -> None:
+            now = time.perf_counter()
+            if progress.phase == "loading":
+                self._emit(
+                    {"type": "phase", "run": run_id, "phase": "loading", "plugin": progress.plugin}
+                )
+                return
+            if clock["tagging"] is None:
+                clock["tagging"], clock["base"] = now, progress.done
+            if progress.record is None:
+                return
+            done_here = progress.done - clock["base"]
+            elapsed = now - clock["tagging"]
+            rate = done_here / elapsed if elapsed > 0 else 0.0
+            left = (progress.total - progress.done) / rate if rate > 0 else None
+            record = progress.record
+            self._emit(
+                {
+                    "type": "progress",
+                    "run": run_id,
+                    "done": progress.done,
+                    "total": progress.total,
+                    "errors": progress.errors,
+                    "rate": round(rate, 2),
+                    "eta_s": round(left, 1) if left is not None else None,
+                    "file": record["file"],
+                    "tags": [t["label"] for t in record["tags"][:5]],
+                }
+            )
+            if record["error"] is not None:
+                self._emit(
+                    {
+                        "type": "error",
+                        "run": run_id,
+                        "file": record["file"],
+                        "message": record["error"]["message"],
+                    }
+                )
+
+        def on_warning(message: str) -> None:
+            self._emit({"type": "warning", "run": run_id, "message": message})
+
+        try:
+            run = TaggingRun(
+                jobs,
+                files,
+                sinks=self.make_sinks(),
+                workers=host["workers"],
+                max_pixels=host["max_pixels"],
+                use_previews=host["use_previews"],
+                on_progress=on_progress,
+                on_warning=on_warning,
+                cancel=self._cancel,
+            )
+            summary = run.run()
+            self._emit(
+                {
+                    "type": "end",
+                    "run": run_id,
+                    "tagged": summary.tagged,
+                    "failed": summary.failed,
+                    "cancelled": summary.cancelled,
+                    "elapsed_s": round(time.perf_counter() - clock["start"], 2),
+                }
+            )
+        except PluginLoadFailed as exc:
+            self._forget(exc.name)
+            self._emit({"type": "end", "run": run_id, "failed_to_start": str(exc)})
+        except Exception as exc:  # the page must hear of it; the server goes on
+            self._emit(
+                {"type": "end", "run": run_id, "failed_to_start": f"{type(exc).__name__}: {exc}"}
+            )
+        finally:
+            with self._lock:
+                self.running = False
+
+    def _forget(self, name: str) -> None:
+        held = self._warm.pop(name, None)
+        if held is not None:
+            held[1].close()
