@@ -192,6 +192,15 @@ def _physical_cores(cpuinfo: str | None) -> int | None:
     return None
 
 
+def physical_cores_usable() -> int:
+    """Physical cores this process may run on (CPU affinity and cgroup quota applied): the
+    thread count for compute libraries. Never raises; at least 1."""
+    cpuinfo = _read_text("/proc/cpuinfo") if sys.platform.startswith("linux") else None
+    physical = _physical_cores(cpuinfo) or os.cpu_count() or 1
+    usable = _usable_cores()
+    return max(1, min(physical, usable) if usable else physical)
+
+
 def _usable_cores() -> int | None:
     count: int | None = None
     with contextlib.suppress(AttributeError, OSError):

@@ -1,0 +1,309 @@
+"""The ONNX Runtime backend of the SigLIP plugin: the towers through onnxruntime on the CPU.
+
+A warm run (exports cached, text embeddings cached) imports neither torch nor transformers:
+the checkpoint folder and its revision are found on disk (huggingface_hub's cache lookup for
+Hub ids), the export is verified and opened with onnxruntime, views are prepared by
+:mod:`~visual_buffet_siglip.onnx_preprocess` and features normalised in NumPy. torch and
+transformers load only to export a missing tower (:mod:`~visual_buffet_siglip.onnx_export`)
+and to tokenise labels on a text-cache miss.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from visual_buffet import paths
+from visual_buffet.plugin_api import PluginError
+from visual_buffet_siglip.onnx_cache import CachedExport, OnnxExportCache, export_key
+from visual_buffet_siglip.onnx_preprocess import ImagePreprocessor
+from visual_buffet_siglip.variants import ModelChoice
+
+log = logging.getLogger(__name__)
+
+THREADS_ENV = "VISUAL_BUFFET_THREADS"
+"""Overrides the ``threads`` setting (an integer), e.g. to leave cores to other work."""
+
+TEXT_CHUNK = 256
+"""Labels per text-tower call (bounded memory for vocabularies of thousands)."""
+
+
+def compute_threads(requested: int | str) -> int:
+    """Intra-op threads: the setting or ``VISUAL_BUFFET_THREADS``, else the physical cores
+    this process may use (hyper-threads share the cores' vector units: more threads than
+    cores made the matrix products slower, not faster)."""
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise PluginError(f"{THREADS_ENV}={env!r}: give a whole number of threads (>= 1).")
+        return int(env)
+    if requested != "auto":
+        return int(requested)
+    from visual_buffet.hardware import physical_cores_usable
+
+    return physical_cores_usable()
+
+
+def checkpoint_folder(choice: ModelChoice, report: Callable[[str], None]) -> tuple[Path, str]:
+    """(folder with the checkpoint's files, revision) without importing transformers.
+
+    A Hub id is looked up in the Hugging Face cache first (no network); when it is not there it
+    is downloaded, as the PyTorch path would. The revision is the Hub commit (the snapshot
+    folder's name) or, for a local folder, the content hash the PyTorch path uses.
+    """
+    from visual_buffet_siglip.loading import checkpoint_revision, download, not_available_error
+
+    if choice.is_local:
+        return Path(choice.source), checkpoint_revision(choice, None)
+    from huggingface_hub import snapshot_download
+
+    from visual_buffet_siglip.loading import DOWNLOAD_PATTERNS, _offline_env
+
+    try:
+        folder = Path(
+            snapshot_download(
+                choice.source, allow_patterns=DOWNLOAD_PATTERNS, local_files_only=True
+            )
+        )
+    except Exception:  # not cached (LocalEntryNotFoundError and friends)
+        if _offline_env():
+            raise not_available_error(choice.source, "HF_HUB_OFFLINE is set") from None
+        folder = download(choice, report)
+    return folder, folder.name
+
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle intra-op threads sleep instead of spinning: the decode workers run on the same
+    # cores between batches and would otherwise compete with busy-waiting threads.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def is_naflex(folder: Path) -> bool:
+    """Whether a checkpoint folder holds a SigLIP 2 NaFlex model (its config.json says so)."""
+    import json
+
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PluginError(f"cannot read {Path(folder) / 'config.json'}: {exc}") from None
+    model_type = config.get("model_type")
+    if model_type not in ("siglip", "siglip2"):
+        raise PluginError(
+            f"{folder} is a {model_type!r} checkpoint, not SigLIP / SigLIP 2. "
+            "Use a variant name or a SigLIP checkpoint."
+        )
+    return model_type == "siglip2"
+
+
+def ensure_exports(
+    folder: Path,
+    source: str,
+    revision: str,
+    wanted: Sequence[tuple[str, str]],
+    report: Callable[[str], None],
+    patches: int = 256,
+) -> dict[tuple[str, str], CachedExport]:
+    """The verified exports for each (tower, precision) wanted, exporting what is missing.
+
+    A missing float32 export loads the transformers model once and exports both towers (the
+    text tower takes seconds; a later vocabulary change then needs no torch model). int8 is
+    quantised from the float32 export of the same tower. ``patches``: NaFlex's patch count.
+    """
+    cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
+    naflex_patches = patches if is_naflex(folder) else None
+
+    def key(tower: str, precision: str) -> dict[str, Any]:
+        extra = naflex_patches if tower == "vision" else None
+        return export_key(revision, source, tower, precision, extra)
+
+    found: dict[tuple[str, str], CachedExport] = {}
+    for tower, precision in wanted:
+        entry = cache.load(key(tower, precision))
+        if entry is not None:
+            found[(tower, precision)] = entry
+    missing = [w for w in wanted if w not in found]
+    if not missing:
+        return found
+    from visual_buffet_siglip.onnx_export import (
+        export_tower,
+        load_float_model,
+        model_meta,
+        quantize_int8,
+        timed,
+    )
+
+    fp32 = {t: cache.load(key(t, "fp32")) for t in {t for t, _ in missing}}
+    todo = [t for t in ("vision", "text") if t in fp32 and fp32[t] is None]
+    if todo and "text" not in fp32 and cache.load(key("text", "fp32")) is None:
+        todo.append("text")  # the model is loaded anyway: a first run's text miss needs it
+    if todo:
+        with timed(report, f"Loading {source} to export it to ONNX"):
+            model, naflex = load_float_model(folder)
+        meta = model_meta(model, naflex)
+        for tower in todo:
+            staged = cache.staging_path(key(tower, "fp32"))
+            with timed(report, f"Exporting the {tower} tower to ONNX"):
+                names = export_tower(model, naflex, tower, staged, patches)
+            fp32[tower] = cache.store(key(tower, "fp32"), staged, {**meta, "inputs": names})
+        del model
+    for tower, precision in missing:
+        base = fp32[tower]
+        assert base is not None
+        if precision == "fp32":
+            found[(tower, precision)] = base
+            continue
+        staged = cache.staging_path(key(tower, precision))
+        with timed(report, f"Quantising the {tower} tower to int8"):
+            quantize_int8(base.path, staged)
+        found[(tower, precision)] = cache.store(key(tower, precision), staged, base.meta)
+    return found
+
+
+@dataclass
+class OnnxModel:
+    """Verified ONNX towers of one checkpoint, ready to encode views (and labels)."""
+
+    choice: ModelChoice
+    folder: Path
+    revision: str
+    precision: str
+    threads: int
+    vision: Any  # onnxruntime.InferenceSession
+    meta: dict[str, Any]
+    preprocessor: ImagePreprocessor
+    load_ms: float
+    export_ms: float
+    model_bytes: int
+    _text: Any = field(default=None, repr=False)
+
+    @property
+    def naflex(self) -> bool:
+        return bool(self.meta["naflex"])
+
+    def encode_views(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Normalised image features (views, dim) in float32."""
+        feed = {name: inputs[name] for name in self.meta["inputs"]}
+        (features,) = self.vision.run(["features"], feed)
+        return _normalise(features)
+
+    def encode_texts(self, texts: Sequence[str], report: Callable[[str], None]) -> np.ndarray:
+        """Normalised text features (labels, dim), tokenised as the PyTorch path does.
+
+        Loads the tokenizer with transformers (a text-cache miss only) and the text tower's
+        export (exporting it first if it is missing).
+        """
+        from transformers import AutoProcessor
+
+        from visual_buffet_siglip.loading import quiet_transformers
+
+        quiet_transformers()
+        if self._text is None:
+            exports = ensure_exports(
+                self.folder, self.choice.source, self.revision, [("text", "fp32")], report
+            )
+            self._text = _session(exports[("text", "fp32")].path, self.threads)
+        tokenizer = AutoProcessor.from_pretrained(self.folder).tokenizer
+        names = list(getattr(tokenizer, "model_input_names", ["input_ids"]))
+        parts = []
+        for start in range(0, len(texts), TEXT_CHUNK):
+            batch = tokenizer(
+                list(texts[start : start + TEXT_CHUNK]),
+                padding="max_length",
+                max_length=64,
+                truncation=True,
+                return_tensors="np",
+            )
+            feed = {k: v.astype(np.int64) for k, v in batch.items() if k in names}
+            (features,) = self._text.run(["features"], feed)
+            parts.append(_normalise(features))
+        return np.concatenate(parts)
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata for result records (the same keys as the PyTorch path's)."""
+        choice = self.choice
+        return {
+            "id": choice.source if not choice.is_local else Path(choice.source).name,
+            "path": choice.source if choice.is_local else None,
+            "variant": choice.variant,
+            "revision": self.revision,
+            "architecture": "Siglip2Model (NaFlex)" if self.naflex else "SiglipModel",
+            "image_size": self.meta["image_size"],
+            "patch_size": self.meta["patch_size"],
+            "device": "cpu",
+            "dtype": "float32",
+            "attention": "onnx",
+            "quantization": "8bit" if self.precision == "int8" else "none",
+            "runtime": "onnx",
+            "onnx_precision": self.precision,
+            "threads": self.threads,
+            "export_ms": round(self.export_ms, 1),
+        }
+
+
+def load_onnx(
+    choice: ModelChoice,
+    *,
+    quantization: str,
+    threads: int | str,
+    max_num_patches: int,
+    report: Callable[[str], None] = log.info,
+) -> OnnxModel:
+    """Find (or make) the verified vision export of ``choice`` and open it."""
+    start = time.perf_counter()
+    precision = {"none": "fp32", "8bit": "int8"}.get(quantization)
+    if precision is None:
+        raise PluginError(
+            f'quantization {quantization} has no ONNX form. Use quantization = "8bit" (int8, '
+            'faster and smaller) or runtime = "torch" for bitsandbytes 4-bit.'
+        )
+    folder, revision = checkpoint_folder(choice, report)
+    count = compute_threads(threads)
+    export_start = time.perf_counter()
+    exported: list[str] = []
+
+    def noting(message: str) -> None:  # tells a first run (export) from a warm one
+        exported.append(message)
+        report(message)
+
+    exports = ensure_exports(
+        folder, choice.source, revision, [("vision", precision)], noting, max_num_patches
+    )
+    export_ms = (time.perf_counter() - export_start) * 1000 if exported else 0.0
+    entry = exports[("vision", precision)]
+    meta = entry.meta
+    preprocessor = ImagePreprocessor.from_checkpoint(folder, bool(meta["naflex"]), max_num_patches)
+    return OnnxModel(
+        choice=choice,
+        folder=folder,
+        revision=revision,
+        precision=precision,
+        threads=count,
+        vision=_session(entry.path, count),
+        meta=meta,
+        preprocessor=preprocessor,
+        load_ms=(time.perf_counter() - start) * 1000,
+        export_ms=export_ms,
+        model_bytes=entry.size,
+    )
+
+
+def _normalise(features: np.ndarray) -> np.ndarray:
+    features = features.astype(np.float32, copy=False)
+    norms = np.linalg.norm(features, axis=-1, keepdims=True)
+    return features / np.maximum(norms, 1e-12)  # torch.nn.functional.normalize's eps
