@@ -1,0 +1,148 @@
+"""End to end in a real browser: Playwright drives Debian's Chromium (headless) against the
+real `visual-buffet gui` command, tagging examples/images with the bundled demo model.
+
+Set VISUAL_BUFFET_GUI_SCREENSHOTS=docs/images to refresh the screenshots in docs/gui.md.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.gui.browser import GuiServer, chromium, screenshot
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+CHROMIUM = chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)",
+)
+EXAMPLES = REPO / "examples" / "images"
+expect = playwright_api.expect
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of examples/images (the store and thumbnails refer to it, not to the repo)."""
+    folder = tmp_path_factory.mktemp("photos") / "examples"
+    shutil.copytree(EXAMPLES, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuiServer]:
+    gui = GuiServer(tmp_path_factory.mktemp("gui"))
+    gui.config.parent.mkdir(parents=True)
+    # The bundled demo model: offline, knows colours and shapes; standard quality finds the
+    # small-corner star in a window.
+    gui.config.write_text('[plugins.siglip]\nvariant = "demo"\n', encoding="utf-8")
+    gui.start()
+    yield gui
+    gui.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:  # type: ignore[type-arg]
+    with playwright_api.sync_playwright() as p:
+        chromium_browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium_browser
+        chromium_browser.close()
+
+
+@pytest.fixture
+def page(browser, server: GuiServer):  # type: ignore[no-untyped-def]
+    """A fresh browser tab that opened the printed URL (so it holds the token cookie)."""
+    context = browser.new_context(viewport={"width": 1180, "height": 760})
+    tab = context.new_page()
+    tab.goto(server.url)
+    expect(tab.get_by_role("button", name="Settings")).to_be_visible()
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def tagged(browser, server: GuiServer, photos: Path) -> dict[str, str]:
+    """Tag the photos from the Tag page once; return what the page showed at the end."""
+    context = browser.new_context(viewport={"width": 1180, "height": 760})
+    tab = context.new_page()
+    tab.goto(server.url)
+    tab.get_by_role("link", name="Tag").click()
+    tab.get_by_label("Folder").fill(str(photos))
+    tab.get_by_role("button", name="Start").click()
+    stats = tab.locator("#stats")
+    expect(stats).to_contain_text("Done: 6 tagged, 0 failed", timeout=180_000)
+    expect(tab.locator("#progress")).to_have_attribute("value", "6")
+    screenshot(tab, "gui-tag")
+    shown = {
+        "stats": stats.inner_text(),
+        "results": tab.locator("#results").inner_text(),
+        "errors": tab.locator("#errors").inner_text(),
+    }
+    context.close()
+    return shown
+
+
+def test_tag_page_runs_to_the_end_with_the_expected_tags(tagged: dict[str, str]) -> None:
+    assert "Done: 6 tagged, 0 failed" in tagged["stats"]
+    lines = {line.split(":")[0]: line for line in tagged["results"].splitlines()}
+    assert set(lines) == {p.name for p in EXAMPLES.glob("*.jpg")}
+    red = lines["red-circle-1200x800.jpg"]
+    assert "red" in red and "circle" in red
+    assert tagged["errors"].strip() == ""
+
+
+def test_settings_save_writes_quality_and_threshold(page, server: GuiServer) -> None:
+    page.get_by_role("button", name="Settings").click()
+    page.get_by_role("link", name="siglip").click()
+    expect(page.get_by_label("Model variant")).to_have_value("demo")
+    page.get_by_label("Quality").select_option("high")
+    threshold = page.get_by_label("Threshold")
+    threshold.fill("0.05")
+    expect(page.locator("#setting-threshold-value")).to_have_text("0.05")
+    screenshot(page, "gui-settings")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#settings-message")).to_contain_text("Saved")
+    data = tomllib.loads(server.config.read_text(encoding="utf-8"))
+    assert data["plugins"]["siglip"] == {"variant": "demo", "quality": "high", "threshold": 0.05}
+    # Put the quality back, so the other tests' runs are as the fixture set them.
+    page.get_by_label("Quality").select_option("standard")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#settings-message")).to_contain_text("Saved quality")
+
+
+def test_an_invalid_limit_shows_the_cli_message_and_writes_nothing(page, server, cli) -> None:
+    page.get_by_role("button", name="Settings").click()
+    page.get_by_role("link", name="siglip").click()
+    before = server.config.read_bytes()
+    page.get_by_label("Limit").fill("-5")
+    page.get_by_role("button", name="Save").click()
+    alert = page.locator("#settings-message")
+    expect(alert).to_contain_text("is not valid")
+    result = cli("--config", server.config, "config", "set", "--", "plugins.siglip.max_tags", "-5")
+    assert result.exit_code == 2
+    assert " ".join(result.stderr.split()) == f"error: {alert.inner_text().strip()}"
+    assert server.config.read_bytes() == before
+
+
+def test_a_page_without_the_token_can_change_nothing(browser, server: GuiServer) -> None:
+    context = browser.new_context()
+    tab = context.new_page()
+    response = tab.goto(server.base + "/")
+    assert response is not None and response.status == 403
+    expect(tab.get_by_role("heading", name="Access token needed")).to_be_visible()
+    assert tab.get_by_role("button", name="Settings").count() == 0
+    before = server.config.read_bytes()
+    # What a script on that page (or on any other site) could try: a same-origin POST.
+    status = tab.evaluate(
+        """async () => (await fetch('/api/settings/siglip', {method: 'POST',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': 'guess'},
+            body: JSON.stringify({values: {quality: 'max'}})})).status"""
+    )
+    assert status == 403
+    assert server.config.read_bytes() == before
+    context.close()
