@@ -96,11 +96,15 @@ class Tag:
     label: str
     confidence: float
     found_in: View | None = None
+    parents: tuple[str, ...] = ()
+    """The label's ancestors in the vocabulary, root first (``("animal",)`` for ``dog``)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"label": self.label, "confidence": round(self.confidence, 6)}
         if self.found_in is not None:
             out["found_in"] = self.found_in.to_dict()
+        if self.parents:
+            out["parents"] = list(self.parents)
         return out
 
 

@@ -29,9 +29,10 @@ from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE, ModelChoice, res
 from visual_buffet_siglip.views import PlannedView, max_side_needed, plan_views
 from visual_buffet_siglip.vocabulary import (
     TEMPLATE,
-    builtin_vocabulary_path,
+    Vocabulary,
+    builtin_vocabulary,
     prompts,
-    read_vocabulary_file,
+    read_vocabulary,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class SiglipPlugin(Plugin):
         super().__init__({**defaults, **settings})
         self._loaded: Any = None
         self._labels: list[str] = []
+        self._vocabulary = Vocabulary([])
         self._text: Any = None
         self._scale = 1.0
         self._bias = 0.0
@@ -99,14 +101,20 @@ class SiglipPlugin(Plugin):
 
     def labels(self, choice: ModelChoice) -> list[str]:
         """Normalised labels to score: custom file, the demo's own, or the built-in list."""
+        return self.vocabulary(choice).labels
+
+    def vocabulary(self, choice: ModelChoice) -> Vocabulary:
+        """The labels to score (the first ``max_candidates``) with their declared parents."""
         custom = self.settings["custom_vocabulary"]
         if custom is not None:
-            labels = read_vocabulary_file(custom)
+            vocabulary = read_vocabulary(custom)
         elif choice.variant == "demo":
-            labels = read_vocabulary_file(Path(choice.source) / DEMO_VOCABULARY_FILE)
+            vocabulary = read_vocabulary(Path(choice.source) / DEMO_VOCABULARY_FILE)
         else:
-            labels = read_vocabulary_file(builtin_vocabulary_path(), what="built-in vocabulary")
-        return labels[: self.settings["max_candidates"]]
+            vocabulary = builtin_vocabulary()
+        labels = vocabulary.labels[: self.settings["max_candidates"]]
+        kept = {label: vocabulary.parents[label] for label in labels if label in vocabulary.parents}
+        return Vocabulary(labels, kept)
 
     def max_image_side(self) -> int | None:
         return max_side_needed(self.settings["quality"], self._input_side if self._loaded else None)
@@ -143,7 +151,9 @@ class SiglipPlugin(Plugin):
 
         s = self.settings
         choice = self.model_choice()
-        self._labels = self.labels(choice)  # a bad vocabulary file fails before the model loads
+        # a bad vocabulary file fails before the model loads
+        self._vocabulary = self.vocabulary(choice)
+        self._labels = self._vocabulary.labels
         machine = detect_machine()
         loaded = load_siglip(
             choice,
@@ -194,6 +204,7 @@ class SiglipPlugin(Plugin):
         self._run_info = {
             **loaded.describe(),
             "vocabulary_size": len(self._labels),
+            "vocabulary_sha256": self._vocabulary.sha256(),
             "text_cache": "hit" if hit else "miss",
             "load_ms": round(loaded.load_ms, 1),
             "text_ms": round(text_ms, 1),
@@ -313,7 +324,12 @@ class SiglipPlugin(Plugin):
             keep = keep[:limit]
         views = pending.prepared.views
         tags = [
-            Tag(self._labels[i], float(best[i]), views[int(pending.best_view[i])])
+            Tag(
+                self._labels[i],
+                float(best[i]),
+                views[int(pending.best_view[i])],
+                self._vocabulary.parents.get(self._labels[i], ()),
+            )
             for i in keep.tolist()
         ]
         return ImageTags(

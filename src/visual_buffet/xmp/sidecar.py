@@ -157,13 +157,22 @@ def run_from_record(record: dict[str, Any], date: datetime | None = None) -> Run
     return Run(
         file=Path(record["file"]).name,
         plugin=str(record.get("plugin", "")),
-        model=str(model.get("id") or model.get("name") or ""),
+        model=_model_name(model),
         vocabulary_hash=str(model.get("vocabulary_sha256") or ""),
         threshold="" if threshold is None else str(threshold),
         date=str(when),
         tags=tags,
         generator=f"visual-buffet {__version__}",
     )
+
+
+def _model_name(model: dict[str, Any]) -> str:
+    """``google/siglip-base-patch16-224``, with the variant when the id does not say it."""
+    name = str(model.get("id") or model.get("name") or "")
+    variant = model.get("variant")
+    if variant and str(variant) not in name:
+        name = f"{name} ({variant})" if name else str(variant)
+    return name
 
 
 def write_record(
