@@ -85,10 +85,31 @@ SETTINGS: tuple[Setting, ...] = (
         "quantization",
         "choice",
         "none",
-        "Load weights in 8-bit or 4-bit NF4 with bitsandbytes (saves memory, not time).",
+        "8bit: int8 weights (ONNX Runtime: faster and 4x smaller; PyTorch: bitsandbytes, saves "
+        "memory, not time); 4bit: bitsandbytes NF4, PyTorch only (saves memory, slower).",
         choices=("none", "8bit", "4bit"),
         flag="quantization",
         section="main",
+    ),
+    Setting(
+        "runtime",
+        "choice",
+        "auto",
+        "What runs the model: onnx (ONNX Runtime, CPU), torch (PyTorch: CUDA, MPS, 16-bit, "
+        "bitsandbytes, flash attention), auto (onnx on a CPU, torch on a GPU).",
+        choices=("auto", "torch", "onnx"),
+        section="advanced",
+    ),
+    Setting(
+        "threads",
+        "int",
+        "auto",
+        "CPU threads for ONNX Runtime (auto: the physical cores; the environment variable "
+        "VISUAL_BUFFET_THREADS overrides).",
+        minimum=1,
+        maximum=256,
+        auto=True,
+        section="advanced",
     ),
     Setting(
         "attention",

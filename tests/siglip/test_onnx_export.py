@@ -1,0 +1,134 @@
+"""ONNX exports: equal to transformers, cached by content, verified on read, rebuilt when bad."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.siglip.conftest import KINDS
+from visual_buffet import paths
+from visual_buffet_siglip.onnx_backend import load_onnx
+from visual_buffet_siglip.onnx_cache import MANIFEST_FILE, OnnxExportCache, export_key
+from visual_buffet_siglip.variants import resolve_model
+
+SIZES = [(90, 60), (300, 40), (33, 120)]
+
+
+def views(seed: int = 3) -> list[Image.Image]:
+    rng = np.random.default_rng(seed)
+    return [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for w, h in SIZES]
+
+
+def transformers_features(model_dir, images, max_num_patches=256):
+    from transformers import AutoProcessor, Siglip2Model, SiglipModel
+
+    naflex = (model_dir / "processor_config.json").read_text().count("Siglip2") > 0
+    model = (Siglip2Model if naflex else SiglipModel).from_pretrained(model_dir).eval()
+    processor = AutoProcessor.from_pretrained(model_dir).image_processor
+    extra = {"max_num_patches": max_num_patches} if naflex else {}
+    inputs = processor(images=images, return_tensors="pt", **extra)
+    with torch.inference_mode():
+        features = model.get_image_features(**inputs).pooler_output
+    return torch.nn.functional.normalize(features, dim=-1).numpy()
+
+
+def onnx_model(model_dir, quantization="none", max_num_patches=256, report=None):
+    return load_onnx(
+        resolve_model("so400m", False, str(model_dir)),
+        quantization=quantization,
+        threads="auto",
+        max_num_patches=max_num_patches,
+        report=report or (lambda _: None),
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_vision_export_equals_transformers_for_any_batch(kind, checkpoints):
+    model = onnx_model(checkpoints[kind])
+    images = views()
+    expected = transformers_features(checkpoints[kind], images)
+    for batch in (images[:1], images):  # the export was traced at batch 2
+        ours = model.encode_views(model.preprocessor(batch))
+        np.testing.assert_allclose(ours, expected[: len(batch)], atol=2e-6)
+
+
+@pytest.mark.parametrize("patches", [64, 512])
+def test_naflex_patch_budget_gets_its_own_export(patches, checkpoints):
+    model = onnx_model(checkpoints["naflex"], max_num_patches=patches)
+    images = views()
+    expected = transformers_features(checkpoints["naflex"], images, patches)
+    np.testing.assert_allclose(model.encode_views(model.preprocessor(images)), expected, atol=2e-6)
+
+
+def test_second_load_reuses_the_export_and_a_corrupt_one_is_rebuilt(checkpoints, caplog):
+    model_dir = checkpoints["v1"]
+    said: list[str] = []
+    onnx_model(model_dir, report=said.append)  # exported now or by an earlier test
+    said.clear()
+    first = onnx_model(model_dir, report=said.append)
+    assert said == [] and first.export_ms == 0.0  # warm: verified, not re-exported
+    cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
+    key = export_key(first.revision, str(model_dir), "vision", "fp32")
+    entry = cache.entry_dir(key)
+    model_file = entry / "model.onnx"
+    data = bytearray(model_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the weights: same size, wrong hash
+    model_file.write_bytes(bytes(data))
+    assert cache.load(key) is None
+    assert "sha256 mismatch" in caplog.text
+    rebuilt = onnx_model(model_dir, report=said.append)
+    assert any("Exporting the vision tower" in line for line in said)
+    assert rebuilt.export_ms > 0 and cache.load(key) is not None
+
+
+def test_a_missing_or_foreign_manifest_means_rebuild(checkpoints, caplog):
+    model = onnx_model(checkpoints["v2"])
+    cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
+    key = export_key(model.revision, str(checkpoints["v2"]), "vision", "fp32")
+    manifest = cache.entry_dir(key) / MANIFEST_FILE
+    data = json.loads(manifest.read_text())
+    data["key"] = data["key"].replace('"vision"', '"text"')
+    manifest.write_text(json.dumps(data))
+    assert cache.load(key) is None and "another key" in caplog.text
+    manifest.write_text("{ not json")
+    assert cache.load(key) is None and "unreadable manifest" in caplog.text
+    manifest.unlink()
+    assert cache.load(key) is None
+    said: list[str] = []
+    onnx_model(checkpoints["v2"], report=said.append)
+    assert any("Exporting the vision tower" in line for line in said)
+
+
+def test_the_key_follows_the_checkpoint_content(checkpoints, tmp_path):
+    import shutil
+
+    from visual_buffet_siglip.loading import checkpoint_revision
+
+    copy = tmp_path / "copy"
+    shutil.copytree(checkpoints["v1"], copy)
+    choice = resolve_model("so400m", False, str(copy))
+    before = checkpoint_revision(choice, None)
+    config = json.loads((copy / "config.json").read_text())
+    config["logit_scale_note"] = "edited"
+    (copy / "config.json").write_text(json.dumps(config))
+    assert checkpoint_revision(choice, None) != before
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_text_export_equals_transformers(kind, checkpoints):
+    from transformers import AutoProcessor, Siglip2Model, SiglipModel
+
+    texts = ["This is a photo of a cat.", "This is a photo of a red car."]
+    model = onnx_model(checkpoints[kind])
+    ours = model.encode_texts(texts, lambda _: None)
+    processor = AutoProcessor.from_pretrained(checkpoints[kind])
+    tm = (Siglip2Model if kind == "naflex" else SiglipModel).from_pretrained(checkpoints[kind])
+    ids = processor.tokenizer(texts, padding="max_length", max_length=64, return_tensors="pt")
+    with torch.inference_mode():
+        ref = tm.eval().get_text_features(input_ids=ids["input_ids"]).pooler_output
+    expected = torch.nn.functional.normalize(ref, dim=-1).numpy()
+    np.testing.assert_allclose(ours, expected, atol=2e-6)
