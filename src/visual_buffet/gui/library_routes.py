@@ -49,10 +49,10 @@ def library_routes(state: GuiState) -> list[Route]:
             raise FileRefused("no path given.")
         try:
             return state.gate.check(raw)
-        except FileRefused:
+        except FileRefused as exc:
             # Photos in the library were chosen by the user when they were tagged (here or
             # with the CLI): their own folder counts as chosen, links out of it do not.
-            if not view.is_stored(raw):
+            if not exc.outside or not view.is_stored(raw):
                 raise
             return state.gate.check(raw, also=[Path(raw).parent])
 

@@ -182,7 +182,15 @@ def new_token() -> str:
 
 
 class FileRefused(PermissionError):
-    """A path the GUI will not read. The message says why."""
+    """A path the GUI will not read. The message says why.
+
+    ``outside`` is true when the path itself is well formed but lies outside the chosen
+    folders (the caller may know of another folder the user chose, e.g. a stored photo's).
+    """
+
+    def __init__(self, message: str, *, outside: bool = False) -> None:
+        super().__init__(message)
+        self.outside = outside
 
 
 class FileGate:
@@ -225,4 +233,4 @@ class FileGate:
                 if not real.is_file():
                     raise FileRefused(f"{raw!r} is not a file.")
                 return real
-        raise FileRefused(f"{raw!r} is outside the folders chosen in this session.")
+        raise FileRefused(f"{raw!r} is outside the folders chosen in this session.", outside=True)
