@@ -3,9 +3,11 @@
 Per run: resolve the model and runtime, load once, encode the label prompts once (or load
 them from the text-embedding cache). Per image (in worker threads): plan the quality views and
 turn them into pixel tensors. Per batch of views (possibly from several images): one vision
-forward, cosine against the cached text embeddings, ``sigmoid(exp(logit_scale) * cos +
-logit_bias)``. Per image: the highest confidence of each label over its views, threshold,
-sort, limit.
+forward (:meth:`SiglipPlugin.encode_views`) giving normalised view embeddings. Per image, in
+:mod:`visual_buffet_siglip.scoring` (NumPy): ``sigmoid(exp(logit_scale) * cos + logit_bias)``
+against the cached text embeddings, the highest confidence of each label over its views,
+threshold, sort, limit. The view embeddings go with the result (contract v2), so a library
+store can re-score them later (:meth:`SiglipPlugin.rescore`) with no vision forward.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
+import numpy as np
 
 from visual_buffet import __version__, paths
 from visual_buffet.images import LoadedImage
-from visual_buffet.plugin_api import ImageTags, Plugin, PluginError, Tag, View
+from visual_buffet.plugin_api import ImageEmbeddings, ImageTags, Plugin, PluginError, Tag, View
+from visual_buffet_siglip import scoring
+from visual_buffet_siglip.rescoring import StoredEmbeddingsMixin
 from visual_buffet_siglip.settings import DEFAULT_THRESHOLD, SETTINGS
 from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE, ModelChoice, resolve_model
-from visual_buffet_siglip.views import PlannedView, max_side_needed, plan_views
+from visual_buffet_siglip.view_pixels import ModelInputSize, view_pixels
+from visual_buffet_siglip.views import max_side_needed, plan_views
 from visual_buffet_siglip.vocabulary import (
     TEMPLATE,
     Vocabulary,
@@ -54,8 +59,7 @@ class _Pending:
     """An image whose views are (partly) still waiting for the model."""
 
     prepared: PreparedImage
-    best: Any = None  # (labels,) highest probability over the views scored so far
-    best_view: Any = None  # (labels,) index of the view that gave it
+    features: Any = None  # (views, dim) float32 normalised view embeddings, filled as scored
     scored: int = 0
     model_ms: float = 0.0
     views_total: int = field(init=False)
@@ -63,12 +67,18 @@ class _Pending:
     def __post_init__(self) -> None:
         self.views_total = len(self.prepared.views)
 
+    def add(self, index: int, feature: np.ndarray) -> None:
+        if self.features is None:
+            self.features = np.empty((self.views_total, feature.shape[-1]), dtype=np.float32)
+        self.features[index] = feature
+        self.scored += 1
+
     @property
     def done(self) -> bool:
         return self.scored == self.views_total
 
 
-class SiglipPlugin(Plugin):
+class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
     """Zero-shot tagging with SigLIP and SigLIP 2 (FixRes and NaFlex) checkpoints."""
 
     name = "siglip"
@@ -78,6 +88,7 @@ class SiglipPlugin(Plugin):
     calibrated = True
     recommended_threshold = DEFAULT_THRESHOLD
     enabled_by_default = True
+    provides_embeddings = True
 
     def __init__(self, settings: dict[str, Any]) -> None:
         defaults = {s.name: s.default for s in SETTINGS}
@@ -85,7 +96,8 @@ class SiglipPlugin(Plugin):
         self._loaded: Any = None
         self._labels: list[str] = []
         self._vocabulary = Vocabulary([])
-        self._text: Any = None
+        self._text: Any = None  # (labels, dim) float32 NumPy, normalised
+        self._text_key: dict[str, Any] = {}  # the text-cache key without the labels
         self._scale = 1.0
         self._bias = 0.0
         self._batch = 1
@@ -167,7 +179,7 @@ class SiglipPlugin(Plugin):
         model = loaded.model
         start = time.perf_counter()
         cache = TextEmbeddingCache(paths.cache_dir("siglip", "text-embeddings"))
-        key = {
+        self._text_key = {
             "model": choice.source if not choice.is_local else "local",
             "revision": loaded.revision,
             "dtype": loaded.dtype,
@@ -175,14 +187,16 @@ class SiglipPlugin(Plugin):
             "attention": loaded.attention,
             "template": TEMPLATE,
             "max_length": 64,
-            "labels": self._labels,
         }
         texts = prompts(self._labels)
         tokenizer = loaded.processor.tokenizer
         embeddings, hit = cache.get_or_compute(
-            key, len(texts), lambda: encode_texts(model, tokenizer, texts, loaded.device)
+            {**self._text_key, "labels": self._labels},
+            len(texts),
+            lambda: encode_texts(model, tokenizer, texts, loaded.device).cpu().numpy(),
+            numpy=True,
         )
-        self._text = embeddings.to(loaded.device, dtype=torch.float32)
+        self._text = np.ascontiguousarray(embeddings, dtype=np.float32)
         with torch.inference_mode():
             self._scale = float(model.logit_scale.float().exp())
             self._bias = float(model.logit_bias.float().reshape(-1)[0])
@@ -222,7 +236,7 @@ class SiglipPlugin(Plugin):
             image.image.size,
             min_window=self._input_side,
         )
-        crops = _view_pixels(image.image, planned, self._model_size)
+        crops = view_pixels(image.image, planned, self._model_size)
         image_processor = self._loaded.processor.image_processor
         if self._loaded.naflex:
             encoded = image_processor(
@@ -240,8 +254,9 @@ class SiglipPlugin(Plugin):
         return PreparedImage([p.view for p in planned], inputs)
 
     # -- model work ------------------------------------------------------------------------
-    def image_probabilities(self, inputs: dict[str, Any]) -> Any:
-        """Sigmoid probabilities (views, labels) for a batch of view tensors."""
+    def encode_views(self, inputs: dict[str, Any]) -> np.ndarray:
+        """The vision forward: normalised embeddings (views, dim), float32 NumPy, of a batch
+        of view tensors. The one place a runtime backend plugs in."""
         import torch
 
         loaded = self._loaded
@@ -252,13 +267,16 @@ class SiglipPlugin(Plugin):
         with torch.inference_mode():
             features = loaded.model.get_image_features(**feed).pooler_output.float()
             features = torch.nn.functional.normalize(features, dim=-1)
-            logits = features @ self._text.T * self._scale + self._bias
-            return torch.sigmoid(logits).cpu()
+            return features.cpu().numpy()
 
-    def _forward(self, inputs: dict[str, Any]) -> Any:
+    def image_probabilities(self, inputs: dict[str, Any]) -> np.ndarray:
+        """Sigmoid probabilities (views, labels) for a batch of view tensors."""
+        return scoring.probabilities(self.encode_views(inputs), self._text, self._scale, self._bias)
+
+    def _forward(self, inputs: dict[str, Any]) -> np.ndarray:
         """Run one batch; on out-of-memory halve the batch size and retry the same views."""
         try:
-            return self.image_probabilities(inputs)
+            return self.encode_views(inputs)
         except Exception as exc:
             size = next(iter(inputs.values())).shape[0]
             if not _is_out_of_memory(exc) or size == 1:
@@ -268,13 +286,11 @@ class SiglipPlugin(Plugin):
             log.warning(
                 "out of memory with %d views per batch; retrying with %d", size, self._batch
             )
-            import torch
-
             halves = [
                 {k: v[: self._batch] for k, v in inputs.items()},
                 {k: v[self._batch :] for k, v in inputs.items()},
             ]
-            return torch.cat([self._forward(h) for h in halves])
+            return np.concatenate([self._forward(h) for h in halves])
 
     def tag(self, items: Sequence[PreparedImage]) -> list[ImageTags]:
         return list(self.tag_stream(items))
@@ -304,137 +320,59 @@ class SiglipPlugin(Plugin):
                 for key in batch[0][0].prepared.inputs
             }
             start = time.perf_counter()
-            probs = self._forward(inputs)
+            features = self._forward(inputs)
             per_view_ms = (time.perf_counter() - start) * 1000 / len(batch)
             for row, (pending, view_index) in enumerate(batch):
-                _merge(pending, probs[row], view_index)
+                pending.add(view_index, features[row])
                 pending.model_ms += per_view_ms
             while order and order[0].done:
                 yield self._finish(order.popleft())
 
     def _finish(self, pending: _Pending) -> ImageTags:
-        import torch
-
-        threshold = self.settings["threshold"]
-        limit = self.settings["max_tags"]
-        best = pending.best
-        keep = torch.nonzero(best >= threshold).flatten()
-        keep = keep[torch.argsort(best[keep], descending=True, stable=True)]
-        if limit:
-            keep = keep[:limit]
         views = pending.prepared.views
+        stored = ImageEmbeddings(views, pending.features, self._scoring_info())
+        result = self._tags(stored, self._text)
+        result.model = {**self._run_info, "views": len(views)}
+        result.timings = {"model_ms": pending.model_ms}
+        result.settings = {
+            "dtype": self._loaded.dtype,
+            "attention": self._loaded.attention,
+            "batch_size": self._batch,
+        }
+        result.embeddings = stored
+        return result
+
+    def _tags(self, stored: ImageEmbeddings, text: np.ndarray) -> ImageTags:
+        """Tags of one image from its view embeddings: the live path and re-scoring alike."""
+        scored = scoring.score_image(
+            stored.vectors,
+            text,
+            stored.scoring["scale"],
+            stored.scoring["bias"],
+            self.settings["threshold"],
+            self.settings["max_tags"],
+        )
+        parents = self._vocabulary.parents
         tags = [
             Tag(
                 self._labels[i],
-                float(best[i]),
-                views[int(pending.best_view[i])],
-                self._vocabulary.parents.get(self._labels[i], ()),
+                float(confidence),
+                stored.views[int(view)],
+                parents.get(self._labels[i], ()),
             )
-            for i in keep.tolist()
+            for i, confidence, view in zip(
+                scored.labels.tolist(), scored.confidences, scored.views, strict=True
+            )
         ]
-        return ImageTags(
-            tags=tags,
-            model={**self._run_info, "views": len(views)},
-            timings={"model_ms": pending.model_ms},
-            settings={
-                "dtype": self._loaded.dtype,
-                "attention": self._loaded.attention,
-                "batch_size": self._batch,
-            },
-        )
+        return ImageTags(tags=tags)
+
+    def _scoring_info(self) -> dict[str, Any]:
+        return {"scale": self._scale, "bias": self._bias, "text_key": self._text_key}
 
     def close(self) -> None:
         self._loaded = None
         self._text = None
         _empty_accelerator_cache()
-
-
-@dataclass(frozen=True)
-class ModelInputSize:
-    """Resize a view exactly as the checkpoint's image processor would, but from PIL directly.
-
-    The processors' PIL backend converts to NumPy and back around its resize (measured 70 ms
-    for a 1500 px view, 14 ms this way). Resizing first to the very size and with the filter
-    the processor uses gives bit-identical pixel values (tested against the joint forward):
-    its own resize is then a no-op. NaFlex sizes come from transformers' own search.
-    """
-
-    resample: Image.Resampling
-    fixed: tuple[int, int] | None  # (width, height) of FixRes checkpoints
-    patch_size: int = 16
-    max_num_patches: int = 256
-
-    @classmethod
-    def for_processor(cls, image_processor: Any, naflex: bool, max_num_patches: int) -> Any:
-        resample = Image.Resampling(int(image_processor.resample))
-        if naflex:
-            return cls(resample, None, int(image_processor.patch_size), max_num_patches)
-        size = image_processor.size
-        return cls(resample, (int(size["width"]), int(size["height"])))
-
-    def target(self, width: int, height: int) -> tuple[int, int]:
-        if self.fixed is not None:
-            return self.fixed
-        from transformers.models.siglip2.image_processing_pil_siglip2 import (
-            get_image_size_for_max_num_patches,
-        )
-
-        h, w = get_image_size_for_max_num_patches(
-            height, width, self.patch_size, self.max_num_patches
-        )
-        return w, h
-
-    def __call__(self, view: Image.Image) -> Image.Image:
-        return view.resize(self.target(*view.size), self.resample)
-
-
-def _view_pixels(
-    image: Image.Image, planned: list[PlannedView], model_size: ModelInputSize
-) -> list[Image.Image]:
-    """The pixels of each view at the model's input size.
-
-    The whole image goes from the decoded pixels straight to the input size (what the
-    processor would do with it). Windows are cut from the image scaled once per pass, which
-    is what a pass means and far cheaper than resizing every full-resolution window on its
-    own (measured 170 ms per view at quality max on a 24 MP photo before this); windows
-    more than twice the input size are first box-reduced by an integer factor.
-    """
-    decoded_long = max(image.size)
-    passes: dict[int, tuple[Image.Image, float]] = {}
-    views = []
-    for p in planned:
-        if p.view.kind == "whole":
-            views.append(model_size(image))
-            continue
-        resolution = p.view.resolution
-        if resolution not in passes:
-            scale = min(1.0, resolution / decoded_long)
-            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-            scaled = (
-                image
-                if scale == 1.0
-                else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-            )
-            passes[resolution] = (scaled, scale)
-        pass_image, scale = passes[resolution]
-        window = pass_image.crop(tuple(round(v * scale) for v in p.crop))
-        width, height = model_size.target(*window.size)
-        factor = min(window.width // width, window.height // height) // 2
-        views.append(model_size(window.reduce(factor) if factor >= 2 else window))
-    return views
-
-
-def _merge(pending: _Pending, probs: Any, view_index: int) -> None:
-    import torch
-
-    if pending.best is None:
-        pending.best = probs.clone()
-        pending.best_view = torch.full_like(probs, view_index, dtype=torch.long)
-    else:
-        better = probs > pending.best
-        pending.best = torch.where(better, probs, pending.best)
-        pending.best_view = torch.where(better, view_index, pending.best_view)
-    pending.scored += 1
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

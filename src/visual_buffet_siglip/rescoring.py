@@ -1,0 +1,137 @@
+"""What a :class:`~visual_buffet_siglip.plugin.SiglipPlugin` does with stored embeddings.
+
+Contract v2 (:mod:`visual_buffet.plugin_api`): identities computed without the model, tags
+re-scored from a library store's view embeddings with the current threshold, limit and
+vocabulary, and query texts encoded into the same space for search. None of it runs the
+vision tower; re-scoring and repeated queries need no torch when the text-embedding cache
+holds the labels (under the key the embeddings were stored with).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from visual_buffet import paths
+from visual_buffet.plugin_api import ImageEmbeddings, ImageTags
+from visual_buffet_siglip import identity
+from visual_buffet_siglip.scoring import stored_probabilities
+from visual_buffet_siglip.vocabulary import prompts
+
+if TYPE_CHECKING:
+    from visual_buffet_siglip.variants import ModelChoice
+    from visual_buffet_siglip.vocabulary import Vocabulary
+
+
+class StoredEmbeddingsMixin:
+    """The v2 hooks of the SigLIP plugin; mixed into :class:`SiglipPlugin` (which provides
+    the attributes and methods declared below)."""
+
+    settings: dict[str, Any]
+    version: str
+    _loaded: Any
+    _labels: list[str]
+    _vocabulary: Vocabulary
+    _text: Any
+    _text_key: dict[str, Any]
+
+    if TYPE_CHECKING:  # SiglipPlugin's, declared for type checkers only
+
+        def model_choice(self) -> ModelChoice: ...
+        def vocabulary(self, choice: ModelChoice) -> Vocabulary: ...
+        def load(self) -> None: ...
+        def _tags(self, stored: ImageEmbeddings, text: np.ndarray) -> ImageTags: ...
+
+    # -- contract v2: identities, re-scoring, text queries ---------------------------------
+    def embedding_identity(self) -> dict[str, Any]:
+        """Checkpoint identity + view settings; no model load, no torch (see identity.py)."""
+        if self._loaded is not None:  # the revision the loader resolved (also for a download)
+            model = {"model": self._text_key["model"], "revision": self._loaded.revision}
+        else:
+            model = identity.model_identity(self.model_choice())
+        return identity.embedding_identity(model, self.settings)
+
+    def result_identity(self) -> dict[str, Any]:
+        """Embedding identity + threshold, limit and the exact labels (with their parents)."""
+        vocabulary = self._vocabulary if self._loaded else self.vocabulary(self.model_choice())
+        result = identity.result_identity(
+            self.version, self.embedding_identity(), self.settings, vocabulary.labels
+        )
+        result["labels"] = vocabulary.sha256()
+        return result
+
+    def rescore(self, stored: Sequence[ImageEmbeddings]) -> list[ImageTags]:
+        """Tags from stored view embeddings with the current threshold, limit and labels.
+
+        The text embeddings of the labels come from the text-embedding cache under the key
+        the embeddings were stored with; only on a miss is the model loaded (its text tower
+        runs, never the vision tower). Scored by the same function as a live run.
+        """
+        results = []
+        for item in stored:
+            start = time.perf_counter()
+            if not self._labels:
+                self._vocabulary = self.vocabulary(self.model_choice())
+                self._labels = self._vocabulary.labels
+            text = self._label_embeddings(item.scoring)
+            result = self._tags(item, text)
+            result.model = {"views": len(item.views), "vocabulary_size": len(self._labels)}
+            result.timings = {"rescore_ms": (time.perf_counter() - start) * 1000}
+            results.append(result)
+        return results
+
+    def encode_text(
+        self, texts: Sequence[str], scoring: dict[str, Any] | None = None
+    ) -> np.ndarray:
+        """Query texts as normalised text embeddings, prepared exactly like labels.
+
+        With ``scoring`` (stored :attr:`ImageEmbeddings.scoring`), the text-embedding cache is
+        tried under that model's key first, so a repeated query needs no model.
+        """
+        from visual_buffet_siglip.vocabulary import normalise_label
+
+        labels = [normalise_label(text) for text in texts]
+        return self._embeddings_for(labels, scoring)
+
+    def score_embeddings(self, texts: np.ndarray, vectors: np.ndarray, scoring: Any) -> np.ndarray:
+        """``sigmoid(scale * cos + bias)`` (len(vectors), len(texts)): a tag's own score."""
+        return stored_probabilities(vectors, texts, scoring)
+
+    def _label_embeddings(self, stored_scoring: dict[str, Any]) -> np.ndarray:
+        key = stored_scoring.get("text_key") or {}
+        if self._text is not None and key == self._text_key:
+            return self._text
+        text = self._embeddings_for(self._labels, stored_scoring)
+        self._text, self._text_key = text, dict(key)
+        return text
+
+    def _embeddings_for(self, labels: list[str], scoring: dict[str, Any] | None) -> np.ndarray:
+        """Text embeddings of ``labels``: the cache under the stored key, else the text tower."""
+        from visual_buffet_siglip.text_cache import TextEmbeddingCache, cache_key
+
+        cache = TextEmbeddingCache(paths.cache_dir("siglip", "text-embeddings"))
+        key = dict((scoring or {}).get("text_key") or self._text_key)
+        if key:
+            digest, canonical = cache_key(**key, labels=labels)
+            cached = cache.load(digest, canonical, len(labels), numpy=True)
+            if cached is not None:
+                return np.ascontiguousarray(cached, dtype=np.float32)
+        self.load()  # the text tower is needed: load the model (no image goes through it)
+        from visual_buffet_siglip.text_cache import encode_texts
+
+        loaded = self._loaded
+        texts = prompts(labels)
+        embeddings, _ = cache.get_or_compute(
+            {**self._text_key, "labels": labels},
+            len(texts),
+            lambda: (
+                encode_texts(loaded.model, loaded.processor.tokenizer, texts, loaded.device)
+                .cpu()
+                .numpy()
+            ),
+            numpy=True,
+        )
+        return np.ascontiguousarray(embeddings, dtype=np.float32)
