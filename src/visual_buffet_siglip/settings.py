@@ -98,7 +98,6 @@ SETTINGS: tuple[Setting, ...] = (
         "What runs the model: onnx (ONNX Runtime, CPU), torch (PyTorch: CUDA, MPS, 16-bit, "
         "bitsandbytes, flash attention), auto (onnx on a CPU, torch on a GPU).",
         choices=("auto", "torch", "onnx"),
-        section="advanced",
     ),
     Setting(
         "threads",
@@ -109,7 +108,6 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
         maximum=256,
         auto=True,
-        section="advanced",
     ),
     Setting(
         "attention",
