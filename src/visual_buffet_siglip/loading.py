@@ -74,38 +74,76 @@ def _offline_env() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def not_available_error(source: str, cause: str) -> PluginError:
+def setup_command(source: str, variant: str | None) -> str:
+    """The ``plugins setup`` command that fetches this model (not the configured default)."""
+    if variant is not None:
+        return f"visual-buffet plugins setup siglip --variant {variant}"
+    return f"visual-buffet plugins setup siglip --set model={source}"
+
+
+def not_available_error(source: str, cause: str, variant: str | None = None) -> PluginError:
+    """The model is neither cached nor downloadable now: the ways on, demo model included."""
     hf_home = os.environ.get("HF_HOME") or "~/.cache/huggingface"
     return PluginError(
         f"model {source} is not in the Hugging Face cache ({hf_home}) and {cause}. Fix: run "
-        "`visual-buffet plugins setup siglip` on a machine with a network (it downloads the "
-        "configured model into the cache), or point the plugin at a local copy with "
-        '`model = "/path/to/checkpoint"` under [plugins.siglip] in the config.'
+        f"`{setup_command(source, variant)}` on a machine with a network (it downloads the "
+        "model into the cache), or point the plugin at a local copy with "
+        '`model = "/path/to/checkpoint"` under [plugins.siglip] in the config. To try the '
+        "tool without any download, use `--variant demo`: a tiny model shipped with the "
+        "package that knows only colours and shapes."
     )
 
 
-def _pretrained(loader: Any, source: str, is_local: bool, **kwargs: Any) -> Any:
-    """Call ``loader.from_pretrained``: cache first, then (if allowed) the Hub."""
+def broken_checkpoint_error(source: str, is_local: bool, exc: BaseException) -> PluginError:
+    """A checkpoint whose files are there but cannot be read (truncated, edited, foreign)."""
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if is_local:
+        return PluginError(
+            f"{source} is not a loadable SigLIP checkpoint folder ({reason}). It needs "
+            "config.json (with model_type siglip or siglip2), model.safetensors and the "
+            "tokenizer / preprocessor files, complete: copy or download the checkpoint "
+            "again, or save it with save_pretrained."
+        )
+    return PluginError(
+        f"the cached files of model {source} are damaged ({reason}). Fix: delete its folder "
+        "in the Hugging Face cache (`hf cache delete`, or remove models--"
+        f"{source.replace('/', '--')} under ~/.cache/huggingface/hub) and download it again "
+        "with `visual-buffet plugins setup siglip`."
+    )
+
+
+def _pretrained(
+    loader: Any, source: str, is_local: bool, variant: str | None = None, **kwargs: Any
+) -> Any:
+    """Call ``loader.from_pretrained``: cache first, then (if allowed) the Hub.
+
+    Damaged files (a truncated ``model.safetensors``, a ``config.json`` without
+    ``model_type``) raise :class:`PluginError` naming the folder and the fix: transformers
+    reports them as ValueError, safetensors' own error or OSError, never as a user message.
+    """
+    from safetensors import SafetensorError
+
+    broken = (ValueError, KeyError, SafetensorError)
     if is_local:
         try:
             return loader.from_pretrained(source, **kwargs)
-        except OSError as exc:
-            raise PluginError(
-                f"{source} is not a loadable SigLIP checkpoint folder: {exc}. It needs "
-                "config.json, model.safetensors and the tokenizer / preprocessor files "
-                "(save_pretrained writes them)."
-            ) from None
+        except (OSError, *broken) as exc:
+            raise broken_checkpoint_error(source, True, exc) from None
     try:
         return loader.from_pretrained(source, local_files_only=True, **kwargs)
+    except broken as exc:
+        raise broken_checkpoint_error(source, False, exc) from None
     except OSError:
         if _offline_env():
-            raise not_available_error(source, "HF_HUB_OFFLINE is set") from None
+            raise not_available_error(source, "HF_HUB_OFFLINE is set", variant) from None
     try:
         return loader.from_pretrained(source, **kwargs)
+    except broken as exc:
+        raise broken_checkpoint_error(source, False, exc) from None
     except OSError as exc:
         text = str(exc)
         if "connect" in text.lower() or "offline" in text.lower() or "resolve" in text.lower():
-            raise not_available_error(source, "the Hub cannot be reached") from None
+            raise not_available_error(source, "the Hub cannot be reached", variant) from None
         raise PluginError(f"cannot load model {source}: {text}") from None
 
 
@@ -161,7 +199,7 @@ def load_siglip(
 
     quiet_transformers()
 
-    config = _pretrained(AutoConfig, choice.source, choice.is_local)
+    config = _pretrained(AutoConfig, choice.source, choice.is_local, choice.variant)
     model_type = getattr(config, "model_type", None)
     if model_type not in ("siglip", "siglip2"):
         raise PluginError(
@@ -185,11 +223,11 @@ def load_siglip(
     if quant is not None:
         kwargs["quantization_config"] = quant
         kwargs["device_map"] = {"": machine.device}
-    model = _pretrained(model_class, choice.source, choice.is_local, **kwargs)
+    model = _pretrained(model_class, choice.source, choice.is_local, choice.variant, **kwargs)
     if quant is None:
         model = model.to(machine.device)
     model.eval()
-    processor = _pretrained(AutoProcessor, choice.source, choice.is_local)
+    processor = _pretrained(AutoProcessor, choice.source, choice.is_local, choice.variant)
     vision = config.vision_config
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     return LoadedModel(

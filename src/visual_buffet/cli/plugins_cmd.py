@@ -56,7 +56,7 @@ def list_plugins(json_out: Annotated[bool, JSON_OPTION] = False) -> None:
 @app.command("info")
 def plugin_info(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Plugin name, e.g. siglip.")],
+    name: Annotated[str, typer.Argument(help="Plugin name, e.g. siglip.", metavar="NAME")],
     json_out: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Show a plugin's settings: defaults, allowed values, current values and their source."""
@@ -121,13 +121,57 @@ def plugin_info(
 
 @app.command("setup")
 def setup(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Plugin name, e.g. siglip.")]
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Plugin name, e.g. siglip.", metavar="NAME")],
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            "--variant",
+            help="The model variant to fetch (as `tag --variant`), instead of the configured one.",
+            show_default=False,
+            metavar="NAME",
+        ),
+    ] = None,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Any other setting for this setup, KEY=VALUE (repeatable), e.g. "
+            "model=google/siglip2-base-patch16-224 or use_v2=true.",
+            show_default=False,
+            metavar="KEY=VALUE",
+        ),
+    ] = None,
 ) -> None:
-    """Let a plugin fetch what it needs ahead of time (e.g. model weights), with progress."""
+    """Let a plugin fetch what it needs ahead of time (e.g. model weights), with progress.
+
+    It fetches what `visual-buffet tag` would use with the same --variant / --set: the
+    configured model by default.
+
+    Examples:
+
+      visual-buffet plugins setup siglip --variant base
+
+      visual-buffet plugins setup siglip --set model=google/siglip2-so400m-patch14-384
+    """
     from visual_buffet.plugin_api import PluginError
 
     found = _get(name)
-    values, warnings = resolve_settings(found, state(ctx).config())
+    layers: list[tuple[str, dict[str, str]]] = []
+    if variant is not None:
+        setting = found.schema.by_flag("variant")
+        if setting is None:
+            fail(f"--variant is not a setting of {name}. Run `visual-buffet plugins info {name}`.")
+        layers.append(("--variant", {setting.name: variant}))
+    for item in set_values or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip().removeprefix(f"{name}.")
+        if not sep or not key:
+            fail(f"--set {item!r}: expected KEY=VALUE, e.g. --set model=/path/to/checkpoint.")
+        if found.schema.get(key) is None:
+            fail(f"--set {key}: {name} has no setting {key!r}.{found.schema.suggest(key)}")
+        layers.append(("--set", {key: raw}))
+    values, warnings = resolve_settings(found, state(ctx).config(), layers)
     for message in warnings:
         info(f"warning: {message}")
     try:
