@@ -82,6 +82,7 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
     """Zero-shot tagging with SigLIP and SigLIP 2 (FixRes and NaFlex) checkpoints."""
 
     name = "siglip"
+    display_name = "SigLIP"  # the GUI's Settings → Plugins → SigLIP
     version = __version__
     description = "Zero-shot tags from SigLIP / SigLIP 2 image-text models (sigmoid scores)."
     settings_schema = SETTINGS
