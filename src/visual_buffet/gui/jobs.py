@@ -72,7 +72,7 @@ class TagRuns:
         jobs, host = self._jobs()
         scan = find_images([path], recursive=recursive, include_hidden=host["include_hidden"])
         if not scan.files:
-            hint = "" if recursive else " (tick 'Sub-folders too' to look inside sub-folders)"
+            hint = "" if recursive else " (tick 'Include sub-directories' to look inside them)"
             raise RunRefused(f"no images found in {path}{hint}.")
         with self._lock:
             if self.running:

@@ -309,7 +309,7 @@ function tagPage() {
       h("div", { class: "field" }, h("label", { for: "folder", text: "Folder" }),
         h("input", { id: "folder", type: "text", size: 48, placeholder: "/home/me/Pictures", autocomplete: "off" })),
       h("div", { class: "field" }, h("label", {},
-        h("input", { id: "recursive", type: "checkbox", checked: true }), " Sub-folders too")),
+        h("input", { id: "recursive", type: "checkbox", checked: true }), " Include sub-directories")),
       start, cancel),
     drop, message, bar, stats,
     h("h2", { text: "Errors" }), errors,
@@ -340,7 +340,7 @@ async function settingsPage(pluginName) {
   const loaded = {};
   const form = h("form", { novalidate: true, "aria-label": `${panel.title} settings` });
   for (const section of panel.sections) {
-    const fs = h("fieldset", { id: `section-${section.id}` }, h("legend", { text: section.heading || panel.title }));
+    const fs = h("fieldset", { id: `section-${section.id}` }, h("legend", { text: section.heading || "General" }));
     for (const s of section.settings) fs.append(settingControl(s, loaded));
     form.append(fs);
   }
@@ -364,11 +364,11 @@ async function settingsPage(pluginName) {
       message.className = "message error"; message.textContent = err.message;
     }
   });
-  body.append(h("h2", { text: panel.title }),
+  body.append(h("div", {}, h("h2", { text: panel.title }),
     panel.description ? h("p", { class: "muted", text: panel.description }) : null,
     panel.config_problem ? h("p", { class: "message error", text: panel.config_problem }) : null,
     form, message,
-    h("p", { class: "muted", text: `Saved to ${panel.config_path}, as visual-buffet config set would.` }));
+    h("p", { class: "muted", text: `Save writes ${panel.config_path}, as visual-buffet config set does.` })));
 }
 
 function settingControl(s, loaded) {
@@ -393,7 +393,8 @@ function settingControl(s, loaded) {
   return h("div", { class: "setting", "data-key": s.key },
     h("label", { for: id, text: s.label }),
     control.tagName === "SPAN" ? control : h("span", { class: "control" }, control),
-    h("small", { class: "help", id: helpId, text: `${s.help} Allowed: ${s.allowed}. (${s.source})` }));
+    h("small", { class: "help", id: helpId, text: `${s.help} Allowed: ${s.allowed}. ` +
+      `(${s.source === "default" ? "default" : "set in the config file"})` }));
 }
 
 // --- router --------------------------------------------------------------------------------
