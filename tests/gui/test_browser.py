@@ -98,7 +98,7 @@ def test_tag_page_runs_to_the_end_with_the_expected_tags(tagged: dict[str, str])
 
 def test_settings_save_writes_quality_and_threshold(page, server: GuiServer) -> None:
     page.get_by_role("button", name="Settings").click()
-    page.get_by_role("link", name="siglip").click()
+    page.get_by_role("link", name="SigLIP").click()
     expect(page.get_by_label("Model variant")).to_have_value("demo")
     page.get_by_label("Quality").select_option("high")
     threshold = page.get_by_label("Threshold")
@@ -117,7 +117,7 @@ def test_settings_save_writes_quality_and_threshold(page, server: GuiServer) -> 
 
 def test_an_invalid_limit_shows_the_cli_message_and_writes_nothing(page, server, cli) -> None:
     page.get_by_role("button", name="Settings").click()
-    page.get_by_role("link", name="siglip").click()
+    page.get_by_role("link", name="SigLIP").click()
     before = server.config.read_bytes()
     page.get_by_label("Limit").fill("-5")
     page.get_by_role("button", name="Save").click()

@@ -161,7 +161,8 @@ async function searchPage(params) {
 function whereText(found) {
   if (!found) return "";
   const [l, t, r, b] = found.box;
-  const what = found.view === "window" ? `window ${l},${t}–${r},${b}` : "whole image";
+  // The words of the CLI's table: "whole photo" / "detail (x1,y1)-(x2,y2)".
+  const what = found.view === "window" ? `detail (${l},${t})-(${r},${b})` : "whole photo";
   return `${what} at ${found.resolution} px`;
 }
 
