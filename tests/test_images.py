@@ -21,6 +21,7 @@ from visual_buffet.images import (
     LoadedImage,
     load_image,
 )
+from visual_buffet.install_hints import install_command
 from visual_buffet.pixels import to_rgb
 from visual_buffet.previews import jpeg_with_preview
 from visual_buffet.scan import find_images
@@ -532,9 +533,7 @@ def test_heic_without_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     path = tmp_path / "photo.heic"
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
     error = expect_error(path)
-    assert str(error) == (
-        f'{path}: HEIC/HEIF needs the optional extra: pip install "visual-buffet[heif]"'
-    )
+    assert str(error) == f"{path}: HEIC/HEIF needs the optional extra: {install_command('heif')}"
 
 
 def test_heic_brand_is_sniffed_without_suffix(
@@ -544,16 +543,14 @@ def test_heic_brand_is_sniffed_without_suffix(
     monkeypatch.setattr(images, "_heif_registered", False)
     path = tmp_path / "IMG_0001"
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
-    expect_error(path, "visual-buffet[heif]")
+    expect_error(path, install_command("heif"))
 
 
 def test_raw_without_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "rawpy", None)
     path = tmp_path / "DSC_0001.NEF"
     path.write_bytes(b"II*\x00fake raw")
-    expect_error(
-        path, 'camera RAW (.NEF) needs the optional extra: pip install "visual-buffet[raw]"'
-    )
+    expect_error(path, f"camera RAW (.NEF) needs the optional extra: {install_command('raw')}")
 
 
 class FakeRaw:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from visual_buffet.install_hints import install_command
 from visual_buffet.pixels import UnsupportedModeError, to_rgb
 from visual_buffet.previews import preview_frame
 
@@ -364,7 +365,7 @@ def _register_heif(path: Path) -> None:
             import pillow_heif
         except ImportError:
             raise ImageLoadError(
-                path, 'HEIC/HEIF needs the optional extra: pip install "visual-buffet[heif]"'
+                path, f"HEIC/HEIF needs the optional extra: {install_command('heif')}"
             ) from None
         pillow_heif.register_heif_opener()
         _heif_registered = True
@@ -378,7 +379,7 @@ def _load_raw(
     try:
         import rawpy
     except ImportError:
-        extra = 'pip install "visual-buffet[raw]"'
+        extra = install_command("raw")
         raise ImageLoadError(
             path, f"camera RAW ({path.suffix}) needs the optional extra: {extra}"
         ) from None

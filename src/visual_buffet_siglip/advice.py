@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 
 from visual_buffet.hardware import GB, HardwareInfo, chosen_accelerator
+from visual_buffet.install_hints import install_command
 from visual_buffet_siglip.runtime import (
     Machine,
     resolve_attention,
@@ -125,7 +126,7 @@ def _attention_note(machine: Machine, dtype: str, attention: str) -> str:
         return " (flash-attn is installed)"
     if machine.device == "cuda" and dtype != "float32" and not machine.flash_attn_installed:
         return (
-            ' (pip install "visual-buffet[flash-attn]" for flash_attention_2; sdpa is as fast'
+            f" ({install_command('flash-attn')} for flash_attention_2; sdpa is as fast"
             " on most setups)"
         )
     return ""

@@ -10,6 +10,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
+from visual_buffet.install_hints import install_command
 from visual_buffet.plugin_api import PluginError
 
 CPU_BATCH_SIZE = 8
@@ -90,7 +91,7 @@ def resolve_attention(requested: str, machine: Machine, dtype: str, supports_fla
         if not half:
             reasons.append(f"it needs float16 or bfloat16 (dtype here: {dtype})")
         if not machine.flash_attn_installed:
-            reasons.append('flash-attn is not installed (pip install "visual-buffet[flash-attn]")')
+            reasons.append(f"flash-attn is not installed ({install_command('flash-attn')})")
         if reasons:
             raise PluginError(
                 "attention flash_attention_2 cannot be used: "
@@ -116,7 +117,7 @@ def quantization_config(requested: str, machine: Machine, naflex: bool) -> Any:
     if not machine.bitsandbytes_installed:
         raise PluginError(
             f"quantization {requested} needs bitsandbytes: "
-            'pip install "visual-buffet[quantization]" (or set quantization = "none").'
+            f'{install_command("quantization")} (or set quantization = "none").'
         )
     if machine.device == "mps":
         raise PluginError(

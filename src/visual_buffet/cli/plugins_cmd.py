@@ -18,6 +18,7 @@ from visual_buffet.cli.common import (
     state,
     toml_text,
 )
+from visual_buffet.install_hints import install_command
 
 app = typer.Typer(
     help="List installed plugins, show their settings, fetch their models.", no_args_is_help=True
@@ -38,7 +39,7 @@ def list_plugins(json_out: Annotated[bool, JSON_OPTION] = False) -> None:
     if not plugins:
         info(
             "No plugins installed. The SigLIP plugin ships with visual-buffet; "
-            "reinstall with `pip install visual-buffet`."
+            f"reinstall with `{install_command()}`."
         )
         return
     table = Table(show_edge=False)
