@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-DATA = Path(__file__).resolve().parent / "data"
-EDITED = DATA / "edited.xmp"
-"""A darktable + Lightroom sidecar: rating, label, title, user keywords, history, crs, acme."""
+REPO = Path(__file__).resolve().parents[2]
+EDITED = REPO / "src" / "visual_buffet_siglip" / "bench" / "edited.xmp"
+"""A darktable + Lightroom sidecar: rating, label, title, user keywords, history, crs, acme
+(shared with the benchmark's XMP rows)."""
 
 KEYWORD_TAGS = ("Subject", "HierarchicalSubject", "TagsList")
 

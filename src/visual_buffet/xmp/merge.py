@@ -287,6 +287,8 @@ def _run_from(value: dict[str, Any]) -> Run:
         except ValueError:
             confidence = 0.0
         parents = item.get("parents") or []
+        if isinstance(parents, str):  # written as "animal|pet"; a list by other tools
+            parents = parents.split("|")
         tags.append(RunTag(str(item["label"]), confidence, tuple(str(p) for p in parents if p)))
     return Run(
         file=str(value.get("file", "")),
@@ -311,15 +313,15 @@ def _put_state(packet: XmpPacket, state: State) -> None:
     runs = []
     for run in state.runs:
         user = run.user_keywords
-        tags = [
-            {
-                "label": tag.label,
-                "confidence": f"{tag.confidence:.4f}",
-                "parents": _array("Seq", list(tag.parents)) if tag.parents else None,
-                "userKeyword": "True" if tag.label in user else "False",
-            }
-            for tag in run.tags
-        ]
+        tags = ET.Element(f"{RDF}Seq")
+        for tag in run.tags:
+            # One element per tag, its fields as attributes (RDF's short form of a struct,
+            # as darktable writes its history): a third of the elements of the long form.
+            attrs = {f"{VB}label": tag.label, f"{VB}confidence": f"{tag.confidence:.4f}"}
+            if tag.parents:
+                attrs[f"{VB}parents"] = "|".join(tag.parents)
+            attrs[f"{VB}userKeyword"] = "True" if tag.label in user else "False"
+            ET.SubElement(tags, LI, attrs)
         fields = {
             "file": run.file,
             "plugin": run.plugin,
@@ -328,7 +330,7 @@ def _put_state(packet: XmpPacket, state: State) -> None:
             "threshold": run.threshold,
             "date": run.date,
             "generator": run.generator,
-            "tags": _array("Seq", tags),
+            "tags": tags,
         }
         runs.append(fields)
     prop = ET.Element(f"{VB}runs")

@@ -184,7 +184,7 @@ class XmpPacket:
         for item in self._builder.prolog:
             if not item.startswith("<?xml "):
                 out.append(item + "\n")
-        _serialise(self.root, out, {"xml": XML_NS}, self._builder.declarations)
+        _serialise(self.root, out, _Scope({"xml": XML_NS}), self._builder.declarations)
         out.append("\n")
         for item in self._builder.epilog:
             out.append(item + "\n")
@@ -285,10 +285,48 @@ def _text(value: str) -> str:
     return _TEXT_RE.sub(lambda m: _TEXT_ESCAPES[m.group()], value)
 
 
+class _Scope:
+    """Namespace bindings in force at an element, with a memo of names already qualified.
+
+    Elements without declarations of their own share their parent's scope (and its memo):
+    most of a packet resolves each name once.
+    """
+
+    __slots__ = ("memo", "prefixes")
+
+    def __init__(self, prefixes: dict[str, str]) -> None:
+        self.prefixes = prefixes
+        self.memo: dict[tuple[str, bool], str] = {}
+
+    def with_declarations(self, decls: list[tuple[str, str]]) -> _Scope:
+        return _Scope({**self.prefixes, **dict(decls)})
+
+    def lookup(self, name: str, element: bool) -> str | None:
+        """``prefix:local`` when ``name``'s namespace is bound here, else None."""
+        key = (name, element)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        uri, local = _split(name)
+        if not uri:
+            if element and self.prefixes.get(""):
+                return None  # needs xmlns=""
+            found = local
+        else:
+            for prefix, bound in reversed(list(self.prefixes.items())):
+                if bound == uri and (prefix or element):
+                    found = f"{prefix}:{local}" if prefix else local
+                    break
+            else:
+                return None
+        self.memo[key] = found
+        return found
+
+
 def _serialise(
     elem: ET.Element,
     out: list[str],
-    scope: dict[str, str],
+    scope: _Scope,
     declarations: dict[int, list[tuple[str, str]]],
 ) -> None:
     if elem.tag is ET.Comment:
@@ -296,15 +334,21 @@ def _serialise(
     elif elem.tag is ET.ProcessingInstruction:
         out.append(f"<?{elem.text or ''}?>")
     else:
-        scope = dict(scope)
         decls = list(declarations.get(id(elem), ()))
-        for prefix, uri in decls:
-            scope[prefix] = uri
-        tag = _qualified(elem.tag, scope, decls, element=True)
-        attrs = [(_qualified(k, scope, decls, element=False), v) for k, v in elem.attrib.items()]
+        if decls:
+            scope = scope.with_declarations(decls)
+        names = [elem.tag, *elem.attrib]
+        qualified = [scope.lookup(name, i == 0) for i, name in enumerate(names)]
+        if None in qualified:  # a namespace nobody declared yet: declare it here
+            scope = _declare_missing(names, scope, decls)
+            qualified = [scope.lookup(name, i == 0) for i, name in enumerate(names)]
+        tag = qualified[0]
         parts = [f"<{tag}"]
         parts += [f' xmlns:{p}="{_attr(u)}"' if p else f' xmlns="{_attr(u)}"' for p, u in decls]
-        parts += [f' {name}="{_attr(value)}"' for name, value in attrs]
+        parts += [
+            f' {name}="{_attr(value)}"'
+            for name, value in zip(qualified[1:], elem.attrib.values(), strict=True)
+        ]
         out.append("".join(parts))
         if len(elem) or elem.text:
             out.append(">")
@@ -319,26 +363,24 @@ def _serialise(
         out.append(_text(elem.tail))
 
 
-def _qualified(
-    name: str, scope: dict[str, str], decls: list[tuple[str, str]], *, element: bool
-) -> str:
-    """``prefix:local`` for a ``{uri}local`` name, declaring the namespace when needed."""
-    uri, local = _split(name)
-    if not uri:
-        if element and scope.get(""):
+def _declare_missing(names: list[str], scope: _Scope, decls: list[tuple[str, str]]) -> _Scope:
+    """Add declarations (to ``decls``) for the namespaces of ``names`` not bound in ``scope``."""
+    prefixes = dict(scope.prefixes)
+    for i, name in enumerate(names):
+        if _Scope(prefixes).lookup(name, i == 0) is not None:
+            continue
+        uri, _ = _split(name)
+        if not uri:
             decls.append(("", ""))
-            scope[""] = ""
-        return local
-    for prefix, bound in reversed(list(scope.items())):
-        if bound == uri and (prefix or element):
-            return f"{prefix}:{local}" if prefix else local
-    prefix = PREFERRED_PREFIXES.get(uri) or _EXTRA_PREFIXES.get(uri) or "ns"
-    base, n = prefix, 1
-    while prefix in scope:
-        prefix, n = f"{base}{n}", n + 1
-    decls.append((prefix, uri))
-    scope[prefix] = uri
-    return f"{prefix}:{local}"
+            prefixes[""] = ""
+            continue
+        base = PREFERRED_PREFIXES.get(uri) or _EXTRA_PREFIXES.get(uri) or "ns"
+        prefix, n = base, 1
+        while prefix in prefixes:
+            prefix, n = f"{base}{n}", n + 1
+        decls.append((prefix, uri))
+        prefixes[prefix] = uri
+    return _Scope(prefixes)
 
 
 _EXTRA_PREFIXES: dict[str, str] = {}

@@ -64,68 +64,83 @@ class SidecarLocator:
 
     def __init__(self, naming: Naming = "image") -> None:
         self.naming = naming
-        self._listings: dict[Path, list[str]] = {}
+        self._folders: dict[Path, _Folder] = {}
 
-    def _names(self, folder: Path) -> list[str]:
-        if folder not in self._listings:
+    def _folder(self, folder: Path) -> _Folder:
+        if folder not in self._folders:
             try:
-                self._listings[folder] = sorted(os.listdir(folder or "."))
+                names = os.listdir(folder or ".")
             except OSError:
-                self._listings[folder] = []
-        return self._listings[folder]
+                names = []
+            self._folders[folder] = _Folder(names)
+        return self._folders[folder]
 
     def created(self, sidecar: Path) -> None:
         """Note a sidecar this process just made (the cached listing lacks it)."""
-        names = self._names(sidecar.parent)
-        if sidecar.name not in names:
-            names.append(sidecar.name)
+        self._folder(sidecar.parent).add_xmp(sidecar.name)
 
     def deleted(self, sidecar: Path) -> None:
-        names = self._names(sidecar.parent)
-        if sidecar.name in names:
-            names.remove(sidecar.name)
+        self._folder(sidecar.parent).remove_xmp(sidecar.name)
 
     def candidates(self, image: Path) -> list[Path]:
         """Existing sidecars that may hold this image's tags: full name first, then stem."""
-        names = self._names(image.parent)
-        found = [image.parent / n for n in _xmp_named(names, image.name)]
-        if self._shares_stem(image, names):
-            found += [image.parent / n for n in _xmp_named(names, image.stem)]
+        folder = self._folder(image.parent)
+        found = [image.parent / n for n in folder.xmp_named(image.name)]
+        if folder.shares_stem(image):
+            found += [image.parent / n for n in folder.xmp_named(image.stem)]
         return found
 
     def sidecar_for(self, image: Path) -> Path:
         """The one sidecar to write for ``image``."""
-        names = self._names(image.parent)
-        full = _xmp_named(names, image.name)
+        folder = self._folder(image.parent)
+        full = folder.xmp_named(image.name)
         if full:
             return image.parent / full[0]
-        if self._shares_stem(image, names):
-            stem = _xmp_named(names, image.stem)
+        if folder.shares_stem(image):
+            stem = folder.xmp_named(image.stem)
             if stem:
                 return image.parent / stem[0]
             if self.naming == "stem":
                 return image.parent / f"{image.stem}.xmp"
         return image.parent / f"{image.name}.xmp"
 
-    @staticmethod
-    def _shares_stem(image: Path, names: list[str]) -> bool:
-        group = [
-            n
-            for n in names
-            if Path(n).stem == image.stem and Path(n).suffix.lower() in IMAGE_SUFFIXES
-        ]
-        if image.name not in group:
-            group.append(image.name)
+
+class _Folder:
+    """One folder's images by stem and sidecars by base name (constant time per image)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.images: dict[str, list[str]] = {}
+        self.sidecars: dict[str, list[str]] = {}
+        for name in sorted(names):
+            if name[-4:].lower() == ".xmp":
+                self.add_xmp(name)
+            else:
+                path = Path(name)
+                if path.suffix.lower() in IMAGE_SUFFIXES:
+                    self.images.setdefault(path.stem, []).append(name)
+
+    def add_xmp(self, name: str) -> None:
+        found = self.sidecars.setdefault(name[:-4], [])
+        if name not in found:
+            found.append(name)
+            found.sort(key=lambda n: n[-4:] != ".xmp")  # lower-case suffix first
+
+    def remove_xmp(self, name: str) -> None:
+        found = self.sidecars.get(name[:-4], [])
+        if name in found:
+            found.remove(name)
+
+    def xmp_named(self, base: str) -> list[str]:
+        """``base.xmp`` / ``base.XMP`` in this folder."""
+        return list(self.sidecars.get(base, ()))
+
+    def shares_stem(self, image: Path) -> bool:
+        """Whether ``image`` may use ``stem.xmp`` (the rule in :class:`SidecarLocator`)."""
+        group = set(self.images.get(image.stem, ())) | {image.name}
         if len(group) == 1:
             return True
         raws = [n for n in group if Path(n).suffix.lower() in RAW_SUFFIXES]
         return len(raws) == 1
-
-
-def _xmp_named(names: list[str], base: str) -> list[str]:
-    """``base.xmp`` / ``base.XMP`` among ``names`` (lower-case suffix first)."""
-    found = [n for n in names if n[:-4] == base and n[-4:].lower() == ".xmp"]
-    return sorted(found, key=lambda n: n[-4:] != ".xmp")
 
 
 @dataclass
