@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from visual_buffet.install_hints import install_command
 from visual_buffet.plugin_api import PluginError
 from visual_buffet_siglip.runtime import (
     CPU_BATCH_SIZE,
@@ -123,7 +126,7 @@ def test_quantization_configs():
     assert eight.load_in_8bit and "patch_embedding" in eight.llm_int8_skip_modules
     four = quantization_config("4bit", CPU, False)
     assert four.load_in_4bit and four.bnb_4bit_quant_type == "nf4"
-    with pytest.raises(PluginError, match=r"visual-buffet\[quantization\]"):
+    with pytest.raises(PluginError, match=re.escape(install_command("quantization"))):
         quantization_config("4bit", Machine("cpu"), False)
     with pytest.raises(PluginError, match="MPS"):
         quantization_config("8bit", Machine("mps", bitsandbytes_installed=True), False)
