@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from visual_buffet.plugin_api import PluginError
+from visual_buffet_siglip.checkpoint_files import broken_checkpoint_error
 from visual_buffet_siglip.runtime import (
     Machine,
     quantization_config,
     resolve_attention,
     resolve_dtype,
 )
-from visual_buffet_siglip.variants import ModelChoice
+from visual_buffet_siglip.variants import VARIANTS, ModelChoice
 
 DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*"]
 """Files of a checkpoint that tagging needs (no PyTorch pickles, no TF/Flax weights)."""
@@ -76,6 +77,8 @@ def _offline_env() -> bool:
 
 def setup_command(source: str, variant: str | None) -> str:
     """The ``plugins setup`` command that fetches this model (not the configured default)."""
+    if variant is None:  # a caller that knows only the Hub id: the variant that names it
+        variant = next((v.name for v in VARIANTS.values() if v.model_id == source), None)
     if variant is not None:
         return f"visual-buffet plugins setup siglip --variant {variant}"
     return f"visual-buffet plugins setup siglip --set model={source}"
@@ -94,16 +97,11 @@ def not_available_error(source: str, cause: str, variant: str | None = None) -> 
     )
 
 
-def broken_checkpoint_error(source: str, is_local: bool, exc: BaseException) -> PluginError:
-    """A checkpoint whose files are there but cannot be read (truncated, edited, foreign)."""
+def _damaged(source: str, is_local: bool, exc: BaseException) -> PluginError:
+    """Files that are there but cannot be read (truncated, edited, foreign)."""
     reason = " ".join(f"{type(exc).__name__}: {exc}".split())
     if is_local:
-        return PluginError(
-            f"{source} is not a loadable SigLIP checkpoint folder ({reason}). It needs "
-            "config.json (with model_type siglip or siglip2), model.safetensors and the "
-            "tokenizer / preprocessor files, complete: copy or download the checkpoint "
-            "again, or save it with save_pretrained."
-        )
+        return broken_checkpoint_error(source, reason)
     return PluginError(
         f"the cached files of model {source} are damaged ({reason}). Fix: delete its folder "
         "in the Hugging Face cache (`hf cache delete`, or remove models--"
@@ -128,18 +126,18 @@ def _pretrained(
         try:
             return loader.from_pretrained(source, **kwargs)
         except (OSError, *broken) as exc:
-            raise broken_checkpoint_error(source, True, exc) from None
+            raise _damaged(source, True, exc) from None
     try:
         return loader.from_pretrained(source, local_files_only=True, **kwargs)
     except broken as exc:
-        raise broken_checkpoint_error(source, False, exc) from None
+        raise _damaged(source, False, exc) from None
     except OSError:
         if _offline_env():
             raise not_available_error(source, "HF_HUB_OFFLINE is set", variant) from None
     try:
         return loader.from_pretrained(source, **kwargs)
     except broken as exc:
-        raise broken_checkpoint_error(source, False, exc) from None
+        raise _damaged(source, False, exc) from None
     except OSError as exc:
         text = str(exc)
         if "connect" in text.lower() or "offline" in text.lower() or "resolve" in text.lower():

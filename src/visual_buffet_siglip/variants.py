@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from visual_buffet.plugin_api import PluginError
+from visual_buffet_siglip.checkpoint_files import check_checkpoint_folder
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ def resolve_model(variant: str, use_v2: bool, model: str | None) -> ModelChoice:
     if model:
         path = Path(model).expanduser()
         if path.is_dir():
+            check_checkpoint_folder(path)  # whole? before a backend raises its own traceback
             return ModelChoice(str(path), None, True)
         looks_like_path = model.startswith((".", "/", "~")) or "\\" in model or path.suffix
         if looks_like_path or model.count("/") != 1:
