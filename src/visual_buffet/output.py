@@ -253,6 +253,14 @@ class JsonWriter:
         """Stopped by an error: leave any existing file untouched."""
 
 
+class _TerminalConsole(Console):
+    """rich's Console, but a closed pipe is :class:`OutputClosed` (rich would exit with 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise OutputClosed("stdout: the reader closed the pipe")
+
+
 class TableWriter:
     """A readable table per image; to a file, plain text written atomically at the end."""
 
@@ -262,7 +270,7 @@ class TableWriter:
         if self._buffer is not None:
             self._console = Console(file=self._buffer, width=100, color_system=None)
         else:
-            self._console = console or Console()
+            self._console = console or _TerminalConsole()
 
     def write(self, record: dict[str, Any]) -> None:
         try:
