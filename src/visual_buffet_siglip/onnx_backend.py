@@ -24,6 +24,7 @@ from visual_buffet import paths
 from visual_buffet.plugin_api import PluginError
 from visual_buffet_siglip.onnx_cache import CachedExport, OnnxExportCache, export_key
 from visual_buffet_siglip.onnx_preprocess import ImagePreprocessor
+from visual_buffet_siglip.scoring import normalise
 from visual_buffet_siglip.variants import ModelChoice
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,9 @@ class OnnxModel:
     model_bytes: int
     _text: Any = field(default=None, repr=False)
 
+    dtype = "float32"
+    attention = "onnx"  # the exported graph's (eager) attention, run by ONNX Runtime
+
     @property
     def naflex(self) -> bool:
         return bool(self.meta["naflex"])
@@ -200,7 +204,7 @@ class OnnxModel:
         """Normalised image features (views, dim) in float32."""
         feed = {name: inputs[name] for name in self.meta["inputs"]}
         (features,) = self.vision.run(["features"], feed)
-        return _normalise(features)
+        return normalise(features)
 
     def encode_texts(self, texts: Sequence[str], report: Callable[[str], None]) -> np.ndarray:
         """Normalised text features (labels, dim), tokenised as the PyTorch path does.
@@ -231,7 +235,7 @@ class OnnxModel:
             )
             feed = {k: v.astype(np.int64) for k, v in batch.items() if k in names}
             (features,) = self._text.run(["features"], feed)
-            parts.append(_normalise(features))
+            parts.append(normalise(features))
         return np.concatenate(parts)
 
     def describe(self) -> dict[str, Any]:
@@ -301,9 +305,3 @@ def load_onnx(
         export_ms=export_ms,
         model_bytes=entry.size,
     )
-
-
-def _normalise(features: np.ndarray) -> np.ndarray:
-    features = features.astype(np.float32, copy=False)
-    norms = np.linalg.norm(features, axis=-1, keepdims=True)
-    return features / np.maximum(norms, 1e-12)  # torch.nn.functional.normalize's eps

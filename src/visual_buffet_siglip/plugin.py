@@ -105,6 +105,7 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
         self._input_side = 1
         self._model_size: ModelInputSize | None = None
         self._run_info: dict[str, Any] = {}
+        self._runtime = "torch"  # or "onnx" (onnx_run.load_into), decided in load()
 
     # -- configuration --------------------------------------------------------------------
     def model_choice(self) -> ModelChoice:
@@ -150,23 +151,30 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
     # -- loading --------------------------------------------------------------------------
     def setup(self, report: Callable[[str], None]) -> None:
         from visual_buffet_siglip.loading import download
+        from visual_buffet_siglip.onnx_run import setup_onnx
 
         download(self.model_choice(), report)
+        setup_onnx(self, report)  # export and label embeddings now, where ONNX will run
 
     def load(self) -> None:
         if self._loaded is not None:
             return
-        import torch
-
-        from visual_buffet_siglip.loading import load_siglip
-        from visual_buffet_siglip.runtime import detect_machine, resolve_batch_size
-        from visual_buffet_siglip.text_cache import TextEmbeddingCache, encode_texts
+        from visual_buffet_siglip.onnx_run import choose, load_into
 
         s = self.settings
         choice = self.model_choice()
         # a bad vocabulary file fails before the model loads
         self._vocabulary = self.vocabulary(choice)
         self._labels = self._vocabulary.labels
+        runtime, why = choose(s)  # without torch on a CPU-only machine
+        if runtime == "onnx":
+            return load_into(self, choice, why)
+        import torch
+
+        from visual_buffet_siglip.loading import load_siglip
+        from visual_buffet_siglip.runtime import detect_machine, resolve_batch_size
+        from visual_buffet_siglip.text_cache import TextEmbeddingCache, encode_texts
+
         machine = detect_machine()
         loaded = load_siglip(
             choice,
@@ -215,9 +223,11 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
         self._batch = resolve_batch_size(
             s["batch_size"], machine, loaded.weight_bytes, tokens, loaded.hidden_size
         )
-        self._loaded = loaded
+        self._loaded, self._runtime = loaded, "torch"
         self._run_info = {
             **loaded.describe(),
+            "runtime": "torch",
+            "runtime_reason": why,
             "vocabulary_size": len(self._labels),
             "vocabulary_sha256": self._vocabulary.sha256(),
             "text_cache": "hit" if hit else "miss",
@@ -238,6 +248,8 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
             min_window=self._input_side,
         )
         crops = view_pixels(image.image, planned, self._model_size)
+        if self._runtime == "onnx":  # NumPy, bit-identical to the processor (no transformers)
+            return PreparedImage([p.view for p in planned], self._loaded.preprocessor(crops))
         image_processor = self._loaded.processor.image_processor
         if self._loaded.naflex:
             encoded = image_processor(
@@ -258,6 +270,8 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
     def encode_views(self, inputs: dict[str, Any]) -> np.ndarray:
         """The vision forward: normalised embeddings (views, dim), float32 NumPy, of a batch
         of view tensors. The one place a runtime backend plugs in."""
+        if self._runtime == "onnx":
+            return self._loaded.encode_views(inputs)
         import torch
 
         loaded = self._loaded
@@ -298,8 +312,12 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
 
     def tag_stream(self, items: Iterable[PreparedImage]) -> Iterator[ImageTags]:
         """Fill batches with views across images; yield each image when its views are done."""
-        import torch
+        if self._runtime == "onnx":
+            stack = np.stack
+        else:
+            import torch
 
+            stack = torch.stack
         order: deque[_Pending] = deque()
         queue: deque[tuple[_Pending, int]] = deque()  # views waiting for the model
         source = iter(items)
@@ -317,7 +335,7 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
                 break
             batch = [queue.popleft() for _ in range(min(self._batch, len(queue)))]
             inputs = {
-                key: torch.stack([p.prepared.inputs[key][i] for p, i in batch])
+                key: stack([p.prepared.inputs[key][i] for p, i in batch])
                 for key in batch[0][0].prepared.inputs
             }
             start = time.perf_counter()
@@ -377,9 +395,10 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
-    import torch
+    import sys
 
-    if isinstance(exc, torch.OutOfMemoryError):
+    torch = sys.modules.get("torch")  # not imported on the ONNX path: no torch error then
+    if torch is not None and isinstance(exc, torch.OutOfMemoryError):
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and (

@@ -120,18 +120,21 @@ class StoredEmbeddingsMixin:
             if cached is not None:
                 return np.ascontiguousarray(cached, dtype=np.float32)
         self.load()  # the text tower is needed: load the model (no image goes through it)
-        from visual_buffet_siglip.text_cache import encode_texts
-
-        loaded = self._loaded
         texts = prompts(labels)
         embeddings, _ = cache.get_or_compute(
             {**self._text_key, "labels": labels},
             len(texts),
-            lambda: (
-                encode_texts(loaded.model, loaded.processor.tokenizer, texts, loaded.device)
-                .cpu()
-                .numpy()
-            ),
+            lambda: _encode_prompts(self._loaded, texts),
             numpy=True,
         )
         return np.ascontiguousarray(embeddings, dtype=np.float32)
+
+
+def _encode_prompts(loaded: Any, texts: list[str]) -> np.ndarray:
+    """Text embeddings from the loaded runtime: ONNX Runtime's text tower or PyTorch's."""
+    if hasattr(loaded, "encode_texts"):  # an onnx_backend.OnnxModel
+        return loaded.encode_texts(texts, lambda _: None)
+    from visual_buffet_siglip.text_cache import encode_texts
+
+    tokenizer = loaded.processor.tokenizer
+    return encode_texts(loaded.model, tokenizer, texts, loaded.device).cpu().numpy()

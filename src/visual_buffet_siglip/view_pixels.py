@@ -21,7 +21,9 @@ class ModelInputSize:
     The processors' PIL backend converts to NumPy and back around its resize (measured 70 ms
     for a 1500 px view, 14 ms this way). Resizing first to the very size and with the filter
     the processor uses gives bit-identical pixel values (tested against the joint forward):
-    its own resize is then a no-op. NaFlex sizes come from transformers' own search.
+    its own resize is then a no-op. NaFlex sizes come from transformers' own search, redone
+    in :func:`~visual_buffet_siglip.onnx_preprocess.naflex_size` (equal, tested) so that
+    preparing a view never imports transformers.
     """
 
     resample: Image.Resampling
@@ -40,13 +42,9 @@ class ModelInputSize:
     def target(self, width: int, height: int) -> tuple[int, int]:
         if self.fixed is not None:
             return self.fixed
-        from transformers.models.siglip2.image_processing_pil_siglip2 import (
-            get_image_size_for_max_num_patches,
-        )
+        from visual_buffet_siglip.onnx_preprocess import naflex_size
 
-        h, w = get_image_size_for_max_num_patches(
-            height, width, self.patch_size, self.max_num_patches
-        )
+        h, w = naflex_size(height, width, self.patch_size, self.max_num_patches)
         return w, h
 
     def __call__(self, view: Image.Image) -> Image.Image:

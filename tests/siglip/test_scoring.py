@@ -12,6 +12,8 @@ from tests.siglip.conftest import KINDS, make_plugin, tag_file, write_vocab
 from visual_buffet_siglip.vocabulary import normalise_label, prepare_labels
 
 LABELS = ["cat", "dog", "red car", "ceiling fan", "mountain lake", "a bowl of soup"]
+RUNTIMES = ("torch", "onnx")
+"""Both runtimes pass the same parity tests (on a CPU ``auto`` is ``onnx``)."""
 
 
 def joint_forward_probabilities(model_dir: Path, image_path: Path, labels: list[str]):
@@ -34,13 +36,20 @@ def joint_forward_probabilities(model_dir: Path, image_path: Path, labels: list[
         return torch.sigmoid(model(**inputs).logits_per_image[0])
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_scores_match_joint_forward(kind, checkpoints, photo, tmp_path):
+def test_scores_match_joint_forward(kind, runtime, checkpoints, photo, tmp_path):
     vocab = write_vocab(tmp_path / "tags.txt", LABELS)
     plugin = make_plugin(
-        checkpoints[kind], quality="quick", threshold=0.0, max_tags=0, custom_vocabulary=vocab
+        checkpoints[kind],
+        quality="quick",
+        threshold=0.0,
+        max_tags=0,
+        custom_vocabulary=vocab,
+        runtime=runtime,
     )
     result = tag_file(plugin, photo)
+    assert result.model["runtime"] == runtime
     ours = {tag.label: tag.confidence for tag in result.tags}
     reference = joint_forward_probabilities(checkpoints[kind], photo, LABELS)
     assert set(ours) == set(LABELS)
@@ -50,15 +59,23 @@ def test_scores_match_joint_forward(kind, checkpoints, photo, tmp_path):
     assert max(reference) - min(reference) > 100 * 1e-5
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_mixed_case_and_underscores_score_as_normalised(kind, checkpoints, photo, tmp_path):
+def test_mixed_case_and_underscores_score_as_normalised(
+    kind, runtime, checkpoints, photo, tmp_path
+):
     raw = ["A Cat", "ceiling_fan", "  Red   CAR ", "Mountain_Lake"]
     clean = ["a cat", "ceiling fan", "red car", "mountain lake"]
     run = {}
     for name, labels in (("raw", raw), ("clean", clean)):
         vocab = write_vocab(tmp_path / f"{name}.txt", labels)
         plugin = make_plugin(
-            checkpoints[kind], quality="quick", threshold=0.0, max_tags=0, custom_vocabulary=vocab
+            checkpoints[kind],
+            quality="quick",
+            threshold=0.0,
+            max_tags=0,
+            custom_vocabulary=vocab,
+            runtime=runtime,
         )
         run[name] = {t.label: t.confidence for t in tag_file(plugin, photo).tags}
     assert run["raw"] == run["clean"]

@@ -23,14 +23,23 @@ def cache_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def count_encodes(monkeypatch):
+    """Labels encoded by the text tower, in either runtime (PyTorch or ONNX Runtime)."""
+    from visual_buffet_siglip.onnx_backend import OnnxModel
+
     calls = []
     real = text_cache.encode_texts
+    real_onnx = OnnxModel.encode_texts
 
     def counting(model, tokenizer, texts, device, chunk=256):
         calls.append(len(texts))
         return real(model, tokenizer, texts, device, chunk)
 
+    def counting_onnx(self, texts, report):
+        calls.append(len(texts))
+        return real_onnx(self, texts, report)
+
     monkeypatch.setattr(text_cache, "encode_texts", counting)
+    monkeypatch.setattr(OnnxModel, "encode_texts", counting_onnx)
     return calls
 
 
