@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from visual_buffet import __version__
-from visual_buffet.cli import config_cmd, gui_cmd, hardware_cmd, plugins_cmd, tag_cmd, xmp_cmd
+from visual_buffet.cli import (
+    config_cmd,
+    gui_cmd,
+    hardware_cmd,
+    plugins_cmd,
+    retag_cmd,
+    search_cmd,
+    tag_cmd,
+    xmp_cmd,
+)
 from visual_buffet.cli.common import State
 from visual_buffet.cli.readable_help import ReadableHelpGroup
 
@@ -33,6 +42,8 @@ app.add_typer(config_cmd.app, name="config")
 app.command(name="hardware")(hardware_cmd.hardware)
 app.command(name="gui")(gui_cmd.gui)
 app.add_typer(xmp_cmd.app, name="xmp")
+app.command(name="retag")(retag_cmd.retag)
+app.command(name="search", no_args_is_help=True)(search_cmd.search)
 
 
 def _version(value: bool) -> None:

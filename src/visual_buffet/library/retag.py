@@ -1,0 +1,254 @@
+"""Re-tag stored images from their stored view embeddings: no image file, no vision model.
+
+``visual-buffet retag`` and the GUI call :class:`Retag`: it selects the images a plugin
+stored embeddings for under its current embedding identity (the model and the settings that
+decide the views), optionally only those stored at some paths (a file, or everything under
+a folder: the files may be gone or on a drive that is not connected), asks the plugin for
+tags with its *current* threshold, limit and vocabulary (:meth:`Plugin.rescore`), hands each
+record (``"tags_from": "embeddings"``) to the sinks, and writes it back to the store under
+the current result identity, so a later ``tag`` of the same files with the same settings
+emits it from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from visual_buffet.output import success_record
+
+if TYPE_CHECKING:
+    from visual_buffet.library.reading import StoredEmbeddings
+    from visual_buffet.library.store import LibraryStore
+    from visual_buffet.output import ResultWriter
+    from visual_buffet.plugin_api import ImageTags, Plugin
+
+BATCH = 256
+"""Images re-scored and written back per store transaction."""
+
+
+class RetagError(Exception):
+    """Nothing can be re-tagged as asked; the message names the cause and the fix."""
+
+
+@dataclass
+class RetagSummary:
+    """What a re-tag did: images re-tagged, paths that selected nothing, seconds."""
+
+    images: int = 0
+    unmatched: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    cancelled: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "tagged": self.images,
+            "failed": 0,
+            "tags_from": {"model": 0, "store": 0, "embeddings": self.images},
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Selected:
+    """A stored image to re-tag and the path its record names."""
+
+    image_id: int
+    file: str
+
+
+def select_images(
+    store: LibraryStore, plugin: str, identity_digest: str, targets: Sequence[Path | str]
+) -> tuple[list[Selected], list[str]]:
+    """The images with embeddings under the identity, stored at or under ``targets`` (all
+    when empty), sorted by path; and the targets that selected nothing.
+
+    A target is matched against stored paths only (made absolute, not resolved: a link or a
+    drive that is gone still matches what was stored). An image stored at several paths is
+    named by the first selected one, or by its most recently seen path when all are selected.
+    """
+    join = (
+        "FROM paths AS p JOIN embeddings AS e ON e.image_id = p.image_id "
+        "AND e.plugin = ? AND e.identity = ?"
+    )
+    chosen: dict[int, str] = {}
+    unmatched = []
+    with store._read() as db:
+        if not targets:
+            rows = db.execute(
+                f"SELECT p.image_id, p.path {join} ORDER BY p.seen_at DESC, p.path",
+                (plugin, identity_digest),
+            ).fetchall()
+            for image_id, path in rows:
+                chosen.setdefault(image_id, path)
+        for target in targets:
+            absolute = str(Path(target).expanduser().absolute())
+            prefix = absolute.rstrip("/") + "/"
+            rows = db.execute(
+                f"SELECT p.image_id, p.path {join} WHERE p.path = ? OR substr(p.path, 1, ?) = ? "
+                "ORDER BY p.path",
+                (plugin, identity_digest, absolute, len(prefix), prefix),
+            ).fetchall()
+            if not rows:
+                unmatched.append(str(target))
+            for image_id, path in rows:
+                chosen.setdefault(image_id, path)
+    selected = sorted((Selected(i, p) for i, p in chosen.items()), key=lambda s: s.file)
+    return selected, unmatched
+
+
+def rescored_record(
+    stored: StoredEmbeddings,
+    file: str,
+    plugin: str,
+    settings: dict[str, Any],
+    result: ImageTags,
+) -> dict[str, Any]:
+    """The output record of an image re-scored from ``stored`` (``"tags_from": "embeddings"``).
+
+    ``model`` is the stored model metadata (the model that made the embeddings) updated with
+    what the re-score reports (views, vocabulary size); ``image`` the stored size.
+    """
+    result.model = {**stored.model, **result.model}
+    size = (stored.width, stored.height) if stored.width and stored.height else None
+    record = success_record(file, plugin, result, settings, size, {})
+    record["tags_from"] = "embeddings"
+    return record
+
+
+class Retag:
+    """One re-tag of stored images with a constructed plugin's current settings.
+
+    Args:
+        store: The library store.
+        plugin: The plugin, constructed with the settings to tag with (not necessarily
+            loaded: it loads its model only if its text side needs it, e.g. new labels).
+        plain_settings: The same settings as plain values (they go into every record).
+        targets: Stored paths (files or folder prefixes) to re-tag; empty: every image.
+        sinks: Record sinks (``write`` / ``close`` / ``abort``), e.g. the output writer.
+        on_record: Called after each record (progress).
+        cancel: Returns True to stop after the current batch.
+    """
+
+    def __init__(
+        self,
+        store: LibraryStore,
+        plugin: Plugin,
+        plain_settings: dict[str, Any],
+        targets: Sequence[Path | str] = (),
+        sinks: Sequence[ResultWriter] = (),
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> None:
+        if not getattr(plugin, "provides_embeddings", False):
+            raise RetagError(
+                f"plugin {plugin.name} does not store embeddings, so it cannot re-tag "
+                "without its model; run `visual-buffet tag` instead."
+            )
+        self.store = store
+        self.plugin = plugin
+        self.plain = plain_settings
+        self.targets = list(targets)
+        self.sinks = list(sinks)
+        self.on_record = on_record
+        self.cancel = cancel or (lambda: False)
+
+    def select(self) -> tuple[list[Selected], list[str]]:
+        """The images this re-tag will cover; :class:`RetagError` when there are none."""
+        from visual_buffet.library.embedding_matrix import missing_embeddings_message
+        from visual_buffet.library.store import identity_digest
+
+        identity = self.plugin.embedding_identity()
+        digest, _ = identity_digest(identity)
+        selected, unmatched = select_images(self.store, self.plugin.name, digest, self.targets)
+        if not selected:
+            if self.store.embedding_sets(self.plugin.name) and self.targets:
+                where = ", ".join(unmatched)
+                raise RetagError(
+                    f"no image stored at or under {where} has {self.plugin.name} embeddings "
+                    "for these settings. Paths are matched as they were stored (absolute); "
+                    "`visual-buffet library stats` shows the store."
+                )
+            raise RetagError(missing_embeddings_message(self.store, self.plugin.name, identity))
+        return selected, unmatched
+
+    def run(self, selected: list[Selected] | None = None) -> RetagSummary:
+        """Re-tag the selected images (:meth:`select` when not given), batch by batch."""
+        start = time.perf_counter()
+        summary = RetagSummary()
+        if selected is None:
+            selected, summary.unmatched = self.select()
+        identity = self.plugin.embedding_identity()
+        result_identity = self.plugin.result_identity()
+        try:
+            for first in range(0, len(selected), BATCH):
+                if self.cancel():
+                    summary.cancelled = True
+                    break
+                batch = selected[first : first + BATCH]
+                stored = [
+                    self.store.stored_embeddings(s.image_id, self.plugin.name, identity)
+                    for s in batch
+                ]
+                results = iter(self.plugin.rescore([s.embeddings for s in stored if s]))
+                records, writes = [], []
+                for item, embeddings in zip(batch, stored, strict=True):
+                    if embeddings is None:  # forgotten by another process meanwhile
+                        continue
+                    record = rescored_record(
+                        embeddings, item.file, self.plugin.name, self.plain, next(results)
+                    )
+                    records.append(record)
+                    writes.append((item.image_id, record))
+                put_rescored(self.store, self.plugin.name, result_identity, writes)
+                for record in records:
+                    for sink in self.sinks:
+                        sink.write(record)
+                    summary.images += 1
+                    if self.on_record is not None:
+                        self.on_record(record)
+        except BaseException:
+            for sink in self.sinks:
+                sink.abort()
+            raise
+        summary.elapsed_s = time.perf_counter() - start
+        if summary.cancelled:
+            for sink in self.sinks:
+                sink.abort()
+        else:
+            for sink in self.sinks:
+                sink.close(summary.as_dict())
+        return summary
+
+
+def put_rescored(
+    store: LibraryStore,
+    plugin: str,
+    result_identity: Any,
+    items: Sequence[tuple[int, dict[str, Any]]],
+) -> None:
+    """Store re-scored records (image id, record) under ``result_identity``, in one
+    transaction: they become the images' current tags, and a ``tag`` run with the same
+    settings emits them from the store."""
+    put = getattr(store, "put_rescored", None)
+    if put is not None:
+        put([(image_id, plugin, result_identity, record) for image_id, record in items])
+        return
+    from visual_buffet.library import schema
+
+    now = time.time()
+    with store._write() as db:
+        digest = store._identity(db, "result", plugin, result_identity)
+        for image_id, record in items:
+            kept = {k: v for k, v in record.items() if k != "tags_from"}
+            db.execute(
+                "INSERT OR REPLACE INTO results (image_id, plugin, identity, record, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (image_id, plugin, digest, json.dumps(kept, ensure_ascii=False), now),
+            )
+            schema.replace_tags(db, image_id, plugin, kept.get("tags", []))
