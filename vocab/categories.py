@@ -23,11 +23,31 @@ def _tags(block: str) -> tuple[str, ...]:
 CATEGORIES: dict[str, tuple[str, ...]] = {
     # categories under other categories
     "animal": _tags("""
-        pet, farm animal, wild animal, bird, sea life, reptile, insect, wildlife
+        pet, farm animal, wild animal, bird, sea life, reptile, insect, wildlife, dinosaur
     """),
     "nature": _tags("plant, landscape, water, weather, sky"),
     "food and drink": _tags("food, drink"),
-    "object": _tags("furniture, technology, clothing, musical instrument, toy"),
+    "object": _tags("""
+        furniture, technology, clothing, musical instrument, toy, household item,
+        street furniture, sports equipment, money, flag, book, bag, key, scissors, pen,
+        pencil, tools, luggage, box, basket, trash can, skull, sword, gun, telescope, tripod,
+        trophy, medal, ladder, shopping cart, vending machine, mailbox, clothesline, tent,
+        hammock
+    """),
+    "street furniture": _tags("""
+        sign, traffic light, road sign, street light, stop sign, fire hydrant, parking meter,
+        bus stop
+    """),
+    "sports equipment": _tags("""
+        frisbee, surfboard, snowboard, ski, baseball bat, baseball glove, tennis racket
+    """),
+    "fire": _tags("smoke, campfire, bonfire"),
+    "amusement park": _tags("ferris wheel, carousel, roller coaster"),
+    "playground": _tags("swing, slide"),
+    "beach": _tags("sandcastle"),
+    "winter": _tags("snowman"),
+    "flag": _tags("national flag"),
+    "crowd": _tags("queue"),
     # people
     "person": _tags("""
         people, man, woman, child, baby, boy, girl, family, couple, crowd, portrait, selfie,
@@ -162,7 +182,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
         text, screenshot, handwriting, letter, envelope, newspaper, magazine, book cover, map,
         menu, receipt, ticket, postcard, calendar, chart, whiteboard, blackboard, poster,
         passport, certificate, diploma, business card, postage stamp, id card, website,
-        text message, qr code, bar code
+        text message, qr code, bar code, logo
     """),
     "money": _tags("banknote, coin, credit card"),
     "art": _tags("""
@@ -173,7 +193,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "event": _tags("""
         wedding, birthday party, party, concert, christmas, festival, graduation, ceremony,
         parade, protest, conference, meeting, presentation, performance, fashion show,
-        halloween, circus
+        halloween, circus, fireworks
     """),
     "decoration": _tags("""
         christmas tree, christmas lights, christmas decoration, halloween pumpkin,
@@ -185,7 +205,8 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
         rock climbing, boxing, marathon, race, sailing, horseback riding
     """),
     "activity": _tags("""
-        sport, dance, ballet, hiking, camping, fishing, yoga, exercise, reading, cooking, gardening,
+        sport, boating, driving, sunbathing, studying, diving, cleaning, farming, digging,
+        dance, ballet, hiking, camping, fishing, yoga, exercise, reading, cooking, gardening,
         shopping, travel, vacation, road trip, eating, sleeping, kiss, hug
     """),
     # pictures themselves

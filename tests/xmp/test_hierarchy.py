@@ -52,7 +52,7 @@ def test_builtin_tags_have_curated_categories() -> None:
     assert set(vocabulary.parents) <= set(vocabulary.labels)
     first_1000 = vocabulary.labels[:1000]
     with_parents = sum(label in vocabulary.parents for label in first_1000)
-    assert with_parents >= 900, with_parents  # the default candidates are nearly all placed
+    assert with_parents >= 980, with_parents  # the default candidates: all but the roots
 
 
 def test_category_table_lists_each_category_once() -> None:
