@@ -52,9 +52,12 @@ def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def isolated_user_dirs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _session_cache: Path
 ) -> None:
-    """Point the config file and the cache dir at temporary paths; forget plugin allow-lists."""
+    """Point the config file, the cache and data dirs at temporary paths; forget allow-lists."""
     monkeypatch.setenv("VISUAL_BUFFET_CONFIG", str(tmp_path / "user-config" / "config.toml"))
     monkeypatch.setenv("VISUAL_BUFFET_CACHE_DIR", str(_session_cache))
+    # The library store (data dir) is per test: a test never resumes another test's run.
+    monkeypatch.setenv("VISUAL_BUFFET_DATA_DIR", str(tmp_path / "user-data"))
+    monkeypatch.delenv("VISUAL_BUFFET_LIBRARY", raising=False)
     monkeypatch.delenv("VISUAL_BUFFET_PLUGINS", raising=False)
     monkeypatch.setenv("COLUMNS", WIDE)
 

@@ -64,6 +64,7 @@ def test_json_document_of_a_real_run_is_valid(cli, test_plugins, images, tmp_pat
         "images": 4,
         "tagged": 4,
         "failed": 4,
+        "tags_from": {"model": 4, "store": 0, "embeddings": 0},
         "skipped_hidden": 0,
         "skipped_non_image": 0,
         "elapsed_s": document["summary"]["elapsed_s"],

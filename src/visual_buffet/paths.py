@@ -4,6 +4,10 @@
 |---|---|---|
 | config file | ``VISUAL_BUFFET_CONFIG`` | ``<platformdirs user config dir>/config.toml`` |
 | cache dir | ``VISUAL_BUFFET_CACHE_DIR`` | ``<platformdirs user cache dir>`` |
+| data dir (the library store) | ``VISUAL_BUFFET_DATA_DIR`` | ``<platformdirs user data dir>`` |
+| library store file | ``VISUAL_BUFFET_LIBRARY`` | ``<data dir>/library.sqlite3`` |
+
+platformdirs follows ``XDG_CONFIG_HOME``, ``XDG_CACHE_HOME`` and ``XDG_DATA_HOME`` on Linux.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import platformdirs
 APP_NAME = "visual-buffet"
 CONFIG_ENV = "VISUAL_BUFFET_CONFIG"
 CACHE_ENV = "VISUAL_BUFFET_CACHE_DIR"
+DATA_ENV = "VISUAL_BUFFET_DATA_DIR"
+LIBRARY_ENV = "VISUAL_BUFFET_LIBRARY"
+LIBRARY_FILE = "library.sqlite3"
 
 
 def config_path() -> Path:
@@ -35,3 +42,23 @@ def cache_dir(*parts: str) -> Path:
         else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
     )
     return base.joinpath(*parts)
+
+
+def data_dir(*parts: str) -> Path:
+    """Return (without creating) a data folder: ``$VISUAL_BUFFET_DATA_DIR`` or the platform's
+    user data dir (``$XDG_DATA_HOME/visual-buffet`` on Linux). Data is kept, not a cache."""
+    override = os.environ.get(DATA_ENV)
+    base = (
+        Path(override).expanduser()
+        if override
+        else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    )
+    return base.joinpath(*parts)
+
+
+def library_path() -> Path:
+    """The default library store: ``$VISUAL_BUFFET_LIBRARY`` or ``<data dir>/library.sqlite3``."""
+    override = os.environ.get(LIBRARY_ENV)
+    if override:
+        return Path(override).expanduser()
+    return data_dir(LIBRARY_FILE)

@@ -54,6 +54,7 @@ def run_plugin(
     *,
     settings: dict[str, Any],
     on_record: Callable[[Record], None],
+    on_result: Callable[[Record, ImageTags], None] | None = None,
     workers: int,
     max_pixels: int | None,
     use_previews: bool = True,
@@ -61,6 +62,8 @@ def run_plugin(
     """Tag ``files`` with a loaded ``plugin``; call ``on_record`` once per file, in order.
 
     ``max_pixels`` and ``use_previews`` go to :func:`~visual_buffet.images.load_image`.
+    ``on_result`` (optional) gets each success record with the plugin's :class:`ImageTags`
+    (embeddings included) just before ``on_record``: a library store commits it there.
     """
     stats = RunStats()
     max_side = plugin.max_image_side()
@@ -73,17 +76,18 @@ def run_plugin(
             on_record(error_record(str(item.path), plugin.name, item.error, settings))
         else:
             stats.tagged += 1
-            on_record(
-                success_record(
-                    str(item.path),
-                    plugin.name,
-                    result,
-                    settings,
-                    item.size,
-                    item.timings,
-                    preview_size=item.preview_size,
-                )
+            record = success_record(
+                str(item.path),
+                plugin.name,
+                result,
+                settings,
+                item.size,
+                item.timings,
+                preview_size=item.preview_size,
             )
+            if on_result is not None:
+                on_result(record, result)
+            on_record(record)
 
     def load_and_prepare(path: Path) -> _Item:
         item = _Item(path)

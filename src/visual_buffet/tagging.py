@@ -6,6 +6,12 @@ record to its sinks (objects with ``write(record)``, ``close(summary)``, ``abort
 :class:`~visual_buffet.output.ResultWriter` protocol) as soon as it is done. Progress is
 reported through a callback; a :class:`threading.Event` cancels the run between images.
 
+With a library store (:mod:`visual_buffet.library`), images whose result is stored for the
+plugin's current result identity are emitted from the store (``"tags_from": "store"``),
+images with stored view embeddings are re-scored (``"embeddings"``), and only the rest go
+through the model (``"model"``), each committed to the store as it finishes. The plugin is
+loaded only when the first image needs a forward pass (or a re-score needs its text tower).
+
 Nothing here prints: messages a user should see go to ``on_warning``, and errors a user can
 fix are raised as :class:`PluginLoadFailed` (the only plugin of a run could not load).
 """
@@ -17,13 +23,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from visual_buffet.output import ResultWriter, error_record
 from visual_buffet.plugin_api import Plugin, PluginError
 
+if TYPE_CHECKING:
+    from visual_buffet.library.resume import Fingerprints, PluginSession
+    from visual_buffet.library.store import LibraryStore
+
 Record = dict[str, Any]
-Phase = Literal["loading", "tagging", "done"]
+Phase = Literal["checking", "loading", "tagging", "done"]
+TAGS_FROM = ("model", "store", "embeddings")
+"""Where a record's tags came from: a forward pass, the stored record, stored embeddings."""
 
 
 @dataclass
@@ -74,6 +86,7 @@ class RunSummary:
     plugins: int = 0
     cancelled: bool = False
     elapsed_s: float = 0.0
+    tags_from: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TAGS_FROM, 0))
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -81,6 +94,7 @@ class RunSummary:
             "images": self.images,
             "tagged": self.tagged,
             "failed": self.failed,
+            "tags_from": dict(self.tags_from),
             **self.extra,
             "elapsed_s": round(self.elapsed_s, 3),
         }
@@ -130,6 +144,10 @@ class TaggingRun:
             what finished (see ``sinks``), the summary says ``cancelled`` and :meth:`run`
             returns it.
         summary_extra: More keys for the summary the sinks get (e.g. the scan's skip counts).
+        library: A :class:`~visual_buffet.library.store.LibraryStore` to resume from and to
+            keep every finished image in (None: nothing is looked up or kept). The caller
+            opens and closes it.
+        force: With a library: run every image through the model again (and store it).
     """
 
     def __init__(
@@ -146,6 +164,8 @@ class TaggingRun:
         on_warning: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         summary_extra: Mapping[str, Any] | None = None,
+        library: LibraryStore | None = None,
+        force: bool = False,
     ) -> None:
         self.jobs = list(jobs)
         self.files = list(files)
@@ -157,6 +177,9 @@ class TaggingRun:
         self.on_progress = on_progress
         self.on_warning = on_warning
         self.cancel = cancel or threading.Event()
+        self.library = library
+        self.force = force
+        self._fingerprints: Fingerprints | None = None
         self.total = (len(self.files) + len(self.missing)) * len(self.jobs)
         self.summary = RunSummary(
             images=len(self.files) + len(self.missing), extra=dict(summary_extra or {})
@@ -185,6 +208,8 @@ class TaggingRun:
         """Hand one finished record to every sink, count it, report it, honour cancel."""
         if record["error"] is None:
             self.summary.tagged += 1
+            source = record.setdefault("tags_from", "model")
+            self.summary.tags_from[source] = self.summary.tags_from.get(source, 0) + 1
         else:
             self.summary.failed += 1
         if self._held is not None:
@@ -273,15 +298,23 @@ class TaggingRun:
             return
         if self.cancel.is_set():
             raise TaggingCancelled
+        plugin = job.instance or job.plugin_class(job.settings)  # cheap: nothing loaded yet
+        files: list[Path] = list(self.files)
+        session = None
+        if self.library is not None:
+            session, files = self._from_library(job, plugin, files)
+            if not files:  # every image came from the store: the model is never loaded
+                self._release_held()
+                return
         self._phase("loading", job.name)
         try:
-            plugin = self._load(job)
+            plugin.load()
         except PluginError as exc:
             if len(self.jobs) == 1:
                 raise PluginLoadFailed(job.name, exc) from None
             self._warn(f"plugin {job.name} could not load: {exc}")
             self.summary.load_failures += 1
-            for path in self.files:
+            for path in files:
                 self._emit(error_record(str(path), job.name, exc, job.plain))
             return
         self._release_held()
@@ -290,9 +323,10 @@ class TaggingRun:
         try:
             run_plugin(
                 plugin,
-                self.files,
+                files,
                 settings=job.plain,
                 on_record=self._emit,
+                on_result=session.keep if session is not None else None,
                 workers=default_workers() if workers == "auto" else int(workers),
                 max_pixels=self.max_pixels,
                 use_previews=self.use_previews,
@@ -303,11 +337,44 @@ class TaggingRun:
             if job.instance is None:
                 plugin.close()
 
-    @staticmethod
-    def _load(job: PluginJob) -> Plugin:
-        plugin = job.instance or job.plugin_class(job.settings)
-        plugin.load()
-        return plugin
+    def _from_library(
+        self, job: PluginJob, plugin: Plugin, files: list[Path]
+    ) -> tuple[PluginSession, list[Path]]:
+        """Emit what the store already has; return the session and the files left to run."""
+        from visual_buffet.library.resume import Fingerprints, PluginSession
+        from visual_buffet.pipeline import default_workers
+
+        assert self.library is not None
+        self._phase("checking", job.name)
+        if self._fingerprints is None:
+            workers = default_workers() if self.workers == "auto" else int(self.workers)
+            self._fingerprints = Fingerprints(self.library, workers)
+        session = PluginSession(
+            self.library,
+            job.name,
+            plugin,
+            self._fingerprints,
+            host={"use_previews": self.use_previews},
+            force=self.force,
+        )
+        plan = session.plan(files)
+        if plan.stored or plan.rescore:
+            self._release_held()  # the run has started: what it finds is output
+            self._phase("tagging", job.name)
+        for _, record in plan.stored:
+            self._emit(record)
+        failed: list[Path] = []
+
+        def rescore_failed(paths: list[Path], exc: Exception) -> None:
+            self._warn(
+                f"{job.name} could not re-score {len(paths)} stored image(s) "
+                f"({type(exc).__name__}: {exc}); running them through the model."
+            )
+            failed.extend(paths)
+
+        for record in session.rescored(plan.rescore, job.plain, rescore_failed):
+            self._emit(record)
+        return session, [*failed, *plan.run]
 
 
 def plugin_jobs(

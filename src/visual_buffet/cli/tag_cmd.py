@@ -82,6 +82,33 @@ def tag(
             metavar="table|json|jsonl",
         ),
     ] = None,
+    library: Annotated[
+        Path | None,
+        typer.Option(
+            "--library",
+            help="Library store to resume from and keep results in (default: "
+            "VISUAL_BUFFET_LIBRARY, else library.sqlite3 in the user data dir; "
+            "`visual-buffet library path` prints it). See docs/library.md.",
+            dir_okay=False,
+            show_default=False,
+            metavar="FILE",
+        ),
+    ] = None,
+    no_library: Annotated[
+        bool,
+        typer.Option(
+            "--no-library",
+            help="Keep nothing and reuse nothing: every image through the model, no store.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Run every image through the model even when the library has its result "
+            "(the new result replaces it).",
+        ),
+    ] = False,
     quality: Annotated[str | None, _flag("quick, standard, high or max.")] = None,
     threshold: Annotated[str | None, _flag("Lowest confidence reported (0-1).")] = None,
     limit: Annotated[str | None, _flag("Most tags per image (0 = unlimited).")] = None,
@@ -123,6 +150,11 @@ def tag(
       visual-buffet tag photos/ -r --plugin siglip --batch-size 8 --format jsonl -o tags.jsonl
 
       visual-buffet tag photo.jpg --plugin siglip --vocabulary ~/my_tags.txt
+
+    Every result is kept in the library store as it finishes: a rerun emits stored results
+    ("tags_from": "store") without loading the model, re-scores stored embeddings when only
+    the threshold, limit or vocabulary changed ("embeddings"), and runs the model on the
+    rest ("model"). --force re-tags; --no-library keeps nothing.
 
     Exit codes: 0 all images tagged; 1 some images failed (the others were tagged and
     written), or the output could not be written (e.g. a full disk); 2 usage or
@@ -197,17 +229,33 @@ def tag(
     for path in scan.unreadable:
         warn(f"{path}: cannot be read (permissions, or a link that leads nowhere); skipped.")
 
-    exit_code = _execute(
-        fmt=fmt,
-        output=output,
-        classes={n: plugins[n].plugin_class for n in chosen},
-        settings=resolved,
-        files=scan.files,
-        missing=scan.missing,
-        host_values={k: v.value for k, v in host_values.items()},
-        scan=scan,
-        xmp=host_values["xmp.write"].value if xmp is None else xmp,
-    )
+    if library is not None and no_library:
+        fail("--library and --no-library contradict each other; pass one of them.")
+    store = None
+    if not no_library:
+        from visual_buffet.library import LibraryError, open_library
+
+        try:
+            store = open_library(library)
+        except LibraryError as exc:
+            fail(str(exc))
+    try:
+        exit_code = _execute(
+            fmt=fmt,
+            output=output,
+            classes={n: plugins[n].plugin_class for n in chosen},
+            settings=resolved,
+            files=scan.files,
+            missing=scan.missing,
+            host_values={k: v.value for k, v in host_values.items()},
+            scan=scan,
+            xmp=host_values["xmp.write"].value if xmp is None else xmp,
+            library=store,
+            force=force,
+        )
+    finally:
+        if store is not None:
+            store.close()
     raise typer.Exit(exit_code)
 
 
@@ -302,7 +350,7 @@ def _cli_layers(
 
 
 def _execute(  # type: ignore[no-untyped-def]
-    *, fmt, output, classes, settings, files, missing, host_values, scan, xmp
+    *, fmt, output, classes, settings, files, missing, host_values, scan, xmp, library, force
 ) -> int:
     """Run :class:`visual_buffet.tagging.TaggingRun` with a progress bar; return the exit code."""
     from rich.markup import escape
@@ -347,7 +395,9 @@ def _execute(  # type: ignore[no-untyped-def]
     def on_progress(event: RunProgress) -> None:
         if event.record is None:
             if event.phase != "done":
-                description = "loading" if event.phase == "loading" else "tagging"
+                description = {"loading": "loading", "checking": "checking stored"}.get(
+                    event.phase, "tagging"
+                )
                 progress.update(task, description=f"{description} {event.plugin}")
             return
         record = event.record
@@ -372,6 +422,8 @@ def _execute(  # type: ignore[no-untyped-def]
             "skipped_hidden": scan.skipped_hidden,
             "skipped_non_image": scan.skipped_non_image,
         },
+        library=library,
+        force=force,
     )
     try:
         with progress, terminate_as_interrupt():
@@ -395,6 +447,13 @@ def _execute(  # type: ignore[no-untyped-def]
         fail(f"{exc}{kept}", code=EXIT_SOME_FAILED)
     if summary.failed:
         info(f"{summary.tagged} tagged, {summary.failed} failed.")
+    reused = summary.tags_from["store"] + summary.tags_from["embeddings"]
+    if reused:
+        counts = summary.tags_from
+        info(
+            f"{counts['store']} from the library store, {counts['embeddings']} re-scored from "
+            f"stored embeddings, {counts['model']} through the model ({library.path})."
+        )
     if sidecars is not None:
         failed = f", {sidecars.failed} could not be written" if sidecars.failed else ""
         info(f"{sidecars.written} XMP sidecar(s) written{failed}.")

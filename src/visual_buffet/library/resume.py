@@ -1,0 +1,222 @@
+"""How a tagging run uses the library store for one plugin: what to reuse, re-score or run.
+
+:meth:`PluginSession.plan` sorts the run's files into three groups, with no model loaded:
+
+- ``stored``: the store holds a record of this image for the plugin's current result
+  identity: it is emitted as it was, ``"tags_from": "store"``;
+- ``rescore``: the store holds the image's view embeddings for the current embedding
+  identity (another threshold, limit or vocabulary): the plugin re-scores them,
+  ``"tags_from": "embeddings"``;
+- ``run``: everything else goes through the model, ``"tags_from": "model"``, and each
+  finished image is committed to the store (with its embeddings) before it is emitted.
+
+Files are recognised by the cheap check (path, size, mtime) and else by content hash, hashed
+in parallel threads; a renamed or moved file is found by its hash and its new path recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from visual_buffet.library.fingerprint import FileStat, Fingerprint, content_hash
+from visual_buffet.library.reading import StoredEmbeddings
+from visual_buffet.library.store import LibraryStore, ResultItem
+from visual_buffet.output import success_record
+from visual_buffet.plugin_api import ImageTags, Plugin, PluginError
+
+Record = dict[str, Any]
+
+RESCORE_BATCH = 256
+"""Images re-scored, and committed, per batch (one transaction each)."""
+
+
+@dataclass
+class Plan:
+    """The files of one plugin's run, sorted by where their tags will come from."""
+
+    stored: list[tuple[Path, Record]] = field(default_factory=list)
+    rescore: list[tuple[Path, StoredEmbeddings]] = field(default_factory=list)
+    run: list[Path] = field(default_factory=list)
+
+
+class Fingerprints:
+    """Fingerprints of a run's files, computed once and shared by its plugins."""
+
+    def __init__(self, store: LibraryStore, workers: int) -> None:
+        self.store = store
+        self.workers = workers
+        self.known: dict[str, Fingerprint | None] = {}  # str(path) -> None: cannot be read
+        self.image_ids: dict[str, int] = {}
+        self._rebind: list[Fingerprint] = []
+
+    def compute(self, files: Sequence[Path]) -> None:
+        """Stat every file; hash those the cheap check does not recognise (in threads)."""
+        todo: list[tuple[str, FileStat]] = []
+        for path in files:
+            key = str(path)
+            if key in self.known:
+                continue
+            try:
+                stat = FileStat.of(path)
+            except OSError:
+                self.known[key] = None  # the pipeline will record why
+                continue
+            image_id = self.store.image_for_stat(stat)
+            if image_id is None:
+                todo.append((key, stat))
+                continue
+            # Same path, size and mtime: the stored image; its hash is not read again.
+            image = self.store.image(image_id)
+            self.known[key] = Fingerprint(stat, image.content_hash if image else "")
+            self.image_ids[key] = image_id
+        if not todo:
+            return
+        with ThreadPoolExecutor(max(1, self.workers), thread_name_prefix="vb-hash") as pool:
+            hashes = pool.map(lambda item: _hash_or_none(item[1]), todo)
+            for (key, stat), digest in zip(todo, hashes, strict=True):
+                if digest is None:
+                    self.known[key] = None
+                    continue
+                fingerprint = Fingerprint(stat, digest)
+                self.known[key] = fingerprint
+                image_id = self.store.image_for_hash(digest)
+                if image_id is not None:  # moved, renamed or copied: remember the new path
+                    self.image_ids[key] = image_id
+                    self._rebind.append(fingerprint)
+        if self._rebind:
+            self.store.bind_paths(self._rebind)
+            self._rebind = []
+
+
+def _hash_or_none(stat: FileStat) -> str | None:
+    try:
+        return content_hash(stat.path)
+    except OSError:
+        return None
+
+
+class PluginSession:
+    """One plugin's use of the store during a run (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: LibraryStore,
+        name: str,
+        plugin: Plugin,
+        fingerprints: Fingerprints,
+        *,
+        host: dict[str, Any] | None = None,
+        force: bool = False,
+    ) -> None:
+        self.store = store
+        self.host = dict(host or {})
+        self.name = name
+        self.plugin = plugin
+        self.fingerprints = fingerprints
+        self.force = force
+        self._write_ids: tuple[Any, Any] | None = None
+
+    def identities(self) -> tuple[Any, Any]:
+        """(result identity, embedding identity or None): the plugin's, with the host's
+        decode settings (``use_previews`` changes the pixels a plugin sees)."""
+        result = {"plugin": self.plugin.result_identity(), "host": self.host}
+        embedding = None
+        if self.plugin.provides_embeddings:
+            embedding = {"plugin": self.plugin.embedding_identity(), "host": self.host}
+        return result, embedding
+
+    def plan(self, files: Sequence[Path]) -> Plan:
+        """Sort ``files`` into stored / rescore / run (identities need no model)."""
+        plan = Plan()
+        self.fingerprints.compute(files)
+        try:
+            result_id, embedding_id = self.identities()
+        except PluginError:  # e.g. a bad vocabulary file: loading will report it
+            plan.run = list(files)
+            return plan
+        for path in files:
+            image_id = self.fingerprints.image_ids.get(str(path))
+            if image_id is None or self.force:
+                plan.run.append(path)
+                continue
+            record = self.store.stored_result(image_id, self.name, result_id)
+            if record is not None:
+                plan.stored.append((path, {**record, "file": str(path), "tags_from": "store"}))
+                continue
+            if embedding_id is not None:
+                stored = self.store.stored_embeddings(image_id, self.name, embedding_id)
+                if stored is not None:
+                    plan.rescore.append((path, stored))
+                    continue
+            plan.run.append(path)
+        return plan
+
+    def rescored(
+        self,
+        items: Sequence[tuple[Path, StoredEmbeddings]],
+        settings: dict[str, Any],
+        on_failure: Callable[[list[Path], Exception], None],
+    ) -> Iterator[Record]:
+        """Re-score stored embeddings in batches; commit and yield each record.
+
+        A batch the plugin cannot re-score goes to ``on_failure`` (the run sends those files
+        through the model instead).
+        """
+        if not items:
+            return
+        result_id, _ = self.identities()
+        for start in range(0, len(items), RESCORE_BATCH):
+            batch = items[start : start + RESCORE_BATCH]
+            began = time.perf_counter()
+            try:
+                results = self.plugin.rescore([stored.embeddings for _, stored in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(f"rescore returned {len(results)} for {len(batch)}")
+            except Exception as exc:
+                on_failure([path for path, _ in batch], exc)
+                continue
+            records = [
+                self._rescored_record(path, stored, result, settings)
+                for (path, stored), result in zip(batch, results, strict=True)
+            ]
+            self.store.put_results(
+                ResultItem(self.fingerprints.known[str(path)], self.name, result_id, record)  # type: ignore[arg-type]
+                for (path, _), record in zip(batch, records, strict=True)
+            )
+            per_image = (time.perf_counter() - began) * 1000 / len(batch)
+            for record in records:
+                record["timings"].setdefault("rescore_ms", round(per_image, 3))
+                yield record
+
+    def _rescored_record(
+        self, path: Path, stored: StoredEmbeddings, result: ImageTags, settings: dict[str, Any]
+    ) -> Record:
+        size = (stored.width, stored.height) if stored.width and stored.height else None
+        record = success_record(str(path), self.name, result, settings, size, {})
+        record["model"] = {**stored.model, **result.model}
+        record["tags_from"] = "embeddings"
+        return record
+
+    def keep(self, record: Record, result: ImageTags) -> None:
+        """Commit a model result (and its embeddings) before it is emitted."""
+        fingerprint = self.fingerprints.known.get(record["file"])
+        if fingerprint is None:
+            return  # the file could not be read when the run began: nothing to key it by
+        if self._write_ids is None:  # after load: a Hub revision is now known for sure
+            self._write_ids = self.identities()
+        result_id, embedding_id = self._write_ids
+        self.store.put_result(
+            ResultItem(
+                fingerprint,
+                self.name,
+                result_id,
+                record,
+                result.embeddings if embedding_id is not None else None,
+                embedding_id,
+            )
+        )
