@@ -146,3 +146,66 @@ def test_a_page_without_the_token_can_change_nothing(browser, server: GuiServer)
     assert status == 403
     assert server.config.read_bytes() == before
     context.close()
+
+
+SIDECAR = """<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<dc:subject><rdf:Bag><rdf:li>corner</rdf:li><rdf:li>holiday</rdf:li></rdf:Bag></dc:subject>
+</rdf:Description></rdf:RDF></x:xmpmeta>
+<?xpacket end="w"?>
+"""
+
+
+def test_library_shows_thumbnails_with_top_tags_and_filters(page, tagged, photos, server) -> None:
+    page.get_by_role("link", name="Library", exact=True).click()
+    cards = page.locator("ul.grid li.card")
+    expect(cards).to_have_count(6)
+    expect(page.get_by_role("status")).to_have_text("1–6 of 6 photos")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('li.card img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
+    red = page.locator(f'li.card[data-path="{photos / "red-circle-1200x800.jpg"}"]')
+    expect(red.locator(".chip").first).to_have_text("red")
+    screenshot(page, "gui-library")
+    page.get_by_label("Filter by tag").fill("star")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("heading", name="Library: tagged “star”")).to_be_visible()
+    expect(page.get_by_role("status")).not_to_have_text("Loading…")
+    shown = {card.get_attribute("data-path") for card in cards.all()}
+    assert str(photos / "star-and-square-1200x900.jpg") in shown
+    from visual_buffet.library import open_library
+
+    with open_library(server.env["VISUAL_BUFFET_LIBRARY"], readonly=True) as store:
+        expected = {image.path for image in store.list_images(tag="star")}
+    assert shown == expected and len(shown) < 6
+
+
+def test_photo_page_draws_the_window_a_tag_was_found_in(page, tagged, photos: Path) -> None:
+    image = photos / "small-corner-3000x2000.jpg"
+    (photos / "small-corner-3000x2000.jpg.xmp").write_text(SIDECAR, encoding="utf-8")
+    page.goto(f"{page.url.split('#')[0]}#/photo?path={image}")
+    window = page.locator('#windows rect[data-label="blue"]')
+    expect(window).to_be_visible()
+    box = [window.get_attribute(a) for a in ("x", "y", "width", "height")]
+    assert box == ["1800", "800", "1200", "1200"]  # (1800,800)-(3000,2000), the 2048 px window
+    row = page.locator('table.tags tr[data-label="blue"]')
+    expect(row).to_contain_text("detail (1800,800)-(3000,2000) at 2048 px")
+    expect(row.get_by_role("meter")).to_be_visible()
+    expect(page.locator("#sidecar")).to_have_text(f"{image}.xmp (keywords: corner, holiday)")
+    page.wait_for_function("() => document.querySelector('.stage img').naturalWidth > 0")
+    screenshot(page, "gui-photo")
+
+
+def test_search_returns_ranked_results(page, tagged, photos: Path) -> None:
+    search = page.get_by_label("Search", exact=True)
+    search.fill("red")
+    search.press("Enter")
+    results = page.locator("#results li.card")
+    expect(results.first).to_be_visible()
+    expect(results.first).to_have_attribute("data-path", str(photos / "red-circle-1200x800.jpg"))
+    ranks = results.locator(".rank").all_inner_texts()
+    assert ranks[0].startswith("#1 · score")
+    scores = [float(text.rsplit(" ", 1)[1]) for text in ranks]
+    assert scores == sorted(scores, reverse=True) and len(scores) == 6

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -47,20 +48,26 @@ class GuiState:
     upload_dir: Path | None = None
     runs: TagRuns | None = None
     _store: Any = None
+    _store_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def store(self) -> Any:
-        """The library store (opened once, on first use)."""
-        if self._store is None:
-            from visual_buffet.library import open_library
+        """The library store (opened once, on first use; it is thread-safe)."""
+        with self._store_lock:
+            if self._store is None:
+                from visual_buffet.library import open_library
 
-            self._store = open_library(self.library_path)
-        return self._store
+                self._store = open_library(self.library_path)
+            return self._store
 
-    def make_sinks(self) -> list[Any]:
-        """The record sinks of a GUI tag run: the library store."""
-        from visual_buffet.library import LibrarySink
+    def search_plugin(self) -> tuple[Any, int]:
+        """The plugin searches use (kept warm by the runs) and the count of finished runs."""
+        from visual_buffet.gui.library_view import LibraryView
 
-        return [LibrarySink(self.store())]
+        assert self.runs is not None
+        try:
+            return self.runs.search_plugin()
+        except RunRefused as exc:
+            raise LibraryView.SearchError(str(exc)) from None
 
 
 def _json_error(message: str, status: int = 400) -> JSONResponse:
@@ -74,7 +81,7 @@ def create_app(
     from visual_buffet.gui.library_routes import library_routes
 
     if state.runs is None:
-        state.runs = TagRuns(state.config_path, state.make_sinks, state.gate.add_root)
+        state.runs = TagRuns(state.config_path, state.store, state.gate.add_root)
     runs = state.runs
     index_html = (STATIC / "index.html").read_text(encoding="utf-8")
 

@@ -2,7 +2,8 @@
 
 A run is the same :class:`visual_buffet.tagging.TaggingRun` that ``visual-buffet tag`` uses,
 with the same settings resolution (defaults < config file) and the same image scan; its
-records go into the library store through the store's own sink. What differs is only where
+records go into the library store (``TaggingRun(library=...)``), and images already stored
+come from it. What differs is only where
 progress goes: into an event list the page follows over server-sent events (done / total,
 images per second, time left, each error as it happens), and a :class:`threading.Event`
 that the page's Cancel sets.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +36,20 @@ class TagRuns:
 
     Args:
         config_path: The config file whose settings runs use (read afresh per run).
-        make_sinks: Returns the record sinks of a new run (the library store's sink).
+        open_library: Returns the open library store runs keep their results in.
         on_folder: Called with each folder a run is started on (the file gate's roots).
     """
 
     def __init__(
         self,
         config_path: Path,
-        make_sinks: Callable[[], Sequence[Any]],
+        open_library: Callable[[], Any],
         on_folder: Callable[[Path], Any] = lambda folder: None,
     ) -> None:
         self.config_path = config_path
-        self.make_sinks = make_sinks
+        self.open_library = open_library
+        self.finished = 0
+        """Runs ended so far (a search reloads its embeddings after each)."""
         self.on_folder = on_folder
         self.events: list[Event] = []
         self.run_id = 0
@@ -140,9 +143,28 @@ class TagRuns:
             raise RunRefused("no plugin is enabled: enable one in Settings → Plugins.")
         return jobs, {k: v.value for k, v in host_values.items()}
 
+    def search_plugin(self) -> tuple[Plugin, int]:
+        """The enabled plugin that stores embeddings, with the config's settings, kept warm
+        (the same instance a run with those settings uses); and :attr:`finished`."""
+        jobs, _ = self._jobs()
+        job = next((j for j in jobs if getattr(j.plugin_class, "provides_embeddings", False)), None)
+        if job is None:
+            raise RunRefused(
+                "search needs an enabled plugin that stores embeddings (siglip); enable one "
+                "in Settings → Plugins."
+            )
+        if job.instance is None:
+            self._keep_warm(job)
+        return job.instance, self.finished
+
+    def _keep_warm(self, job: Any) -> None:
+        """Construct the job's plugin (not loaded: its first use loads it) and keep it."""
+        job.instance = job.plugin_class(job.settings)
+        self._warm[job.name] = (_settings_key(job.plain), job.instance)
+
     def _warm_plugin(self, name: str, plain: dict[str, Any]) -> Plugin | None:
         """The plugin loaded by an earlier run with the same settings, if any."""
-        key = tuple(sorted((k, repr(v)) for k, v in plain.items()))
+        key = _settings_key(plain)
         held = self._warm.get(name)
         if held is not None and held[0] == key:
             return held[1]
@@ -163,19 +185,16 @@ class TagRuns:
         for job in jobs:
             if job.instance is None:
                 # Constructed here so the run loads it and leaves it open for the next run.
-                job.instance = job.plugin_class(job.settings)
-                key = tuple(sorted((k, repr(v)) for k, v in job.plain.items()))
-                self._warm[job.name] = (key, job.instance)
+                self._keep_warm(job)
         total = len(files) * len(jobs)
         self._emit({"type": "start", "run": run_id, "total": total, "files": len(files)})
         clock = {"start": time.perf_counter(), "tagging": None, "base": 0}
 
         def on_progress(progress: Any) -> None:
             now = time.perf_counter()
-            if progress.phase == "loading":
-                self._emit(
-                    {"type": "phase", "run": run_id, "phase": "loading", "plugin": progress.plugin}
-                )
+            if progress.phase in ("checking", "loading"):
+                phase = {"type": "phase", "run": run_id, "phase": progress.phase}
+                self._emit({**phase, "plugin": progress.plugin})
                 return
             if clock["tagging"] is None:
                 clock["tagging"], clock["base"] = now, progress.done
@@ -216,7 +235,7 @@ class TagRuns:
             run = TaggingRun(
                 jobs,
                 files,
-                sinks=self.make_sinks(),
+                library=self.open_library(),
                 workers=host["workers"],
                 max_pixels=host["max_pixels"],
                 use_previews=host["use_previews"],
@@ -245,8 +264,14 @@ class TagRuns:
         finally:
             with self._lock:
                 self.running = False
+                self.finished += 1
 
     def _forget(self, name: str) -> None:
         held = self._warm.pop(name, None)
         if held is not None:
             held[1].close()
+
+
+def _settings_key(plain: dict[str, Any]) -> tuple:
+    """A hashable key of a plugin's settings: a warm plugin is reused only for the same."""
+    return tuple(sorted((k, repr(v)) for k, v in plain.items()))

@@ -41,7 +41,7 @@ def library_routes(state: GuiState) -> list[Route]:
     """The routes, bound to ``state`` (its store, file gate and renditions)."""
     from visual_buffet.gui.library_view import LibraryView
 
-    view = LibraryView(state.store)
+    view = LibraryView(state.store, state.search_plugin)
 
     def allowed(raw: str) -> Path:
         """The real path of a stored image the user may see (FileRefused otherwise)."""

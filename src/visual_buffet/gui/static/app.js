@@ -166,6 +166,13 @@ function whereText(found) {
   return `${what} at ${found.resolution} px`;
 }
 
+function sidecarText(sidecar) {
+  if (!sidecar) return "none";
+  const words = sidecar.keywords && sidecar.keywords.length
+    ? ` (keywords: ${sidecar.keywords.join(", ")})` : "";
+  return `${sidecar.path}${words}`;
+}
+
 async function photoPage(params) {
   const path = params.get("path") || "";
   setPage(baseName(path), "library", h("p", { class: "muted", text: "Loading…" }));
@@ -225,7 +232,7 @@ async function photoPage(params) {
           data.records.map((r) => [h("dt", { text: "tagged by" }),
             h("dd", { text: `${r.plugin}${r.model && r.model.variant ? ` (${r.model.variant})` : ""}` })]),
           h("dt", { text: "sidecar" }),
-          h("dd", { id: "sidecar", text: sidecar ? `${sidecar.path}${sidecar.keywords ? ` (${sidecar.keywords.length} keywords)` : ""}` : "none" })))));
+          h("dd", { id: "sidecar", text: sidecarText(sidecar) })))));
 }
 
 // --- Tag -----------------------------------------------------------------------------------
@@ -262,7 +269,7 @@ function tagPage() {
         bar.max = ev.total; bar.value = 0; running(true);
         stats.textContent = `0 / ${ev.total} · starting…`;
       } else if (ev.type === "phase") {
-        stats.textContent = `Loading ${ev.plugin}…`;
+        stats.textContent = ev.phase === "checking" ? "Checking the library…" : `Loading ${ev.plugin}…`;
       } else if (ev.type === "progress") {
         bar.max = ev.total; bar.value = ev.done;
         stats.textContent = `${ev.done} / ${ev.total} · ${ev.rate.toFixed(1)} images/s · ` +
