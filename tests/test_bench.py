@@ -18,7 +18,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 TARGET_ROWS = ("1", "1x", "3", "4b", "5b", "5x", "6a", "6b")
-ALL_ROWS = ("1", "1x", "2", "3", "4a", "4b", "5a", "5b", "5x", "6a", "6b")
+ALL_ROWS = ("1", "1x", "2", "3", "4a", "4b", "5a", "5b", "5x", "6a", "6b", "x1", "x2", "x3")
 
 
 def _table_rows(markdown: str) -> dict[str, list[str]]:

@@ -137,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for size in others:
             bench.other_size(size)
+        # XMP sidecars: no model, the file system and the sidecar code (rows x1-x3)
+        from visual_buffet_siglip.bench.xmp_rows import sidecar_rows
+
+        bench.extra_rows += sidecar_rows(work, 200 if args.quick_run else 2000)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
