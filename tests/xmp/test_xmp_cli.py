@@ -252,3 +252,29 @@ def test_tag_xmp_writes_sidecars_and_a_second_run_adds_nothing(
     assert result.exit_code == 0, result.output
     read = exiftool_read(other.with_name("other.xmp"))
     assert read["Subject"] == PROBE_TAGS and "TagsList" not in read
+
+
+def test_xmp_write_from_the_library_store_runs_no_model(
+    cli: Callable, test_plugins: object, make_image: Callable, probe_log: Callable
+) -> None:
+    first, second = make_image("a.jpg"), make_image("b b.png")
+    result = cli("tag", first, second, "--plugin", "probe", "-f", "jsonl")
+    assert result.exit_code == 0, result.output
+    calls = len(probe_log())
+    other = make_image("not-tagged.jpg", folder=first.parent.parent / "elsewhere")
+
+    result = cli("xmp", "write", first)  # one image of the store
+    assert result.exit_code == 0, result.output
+    assert exiftool_read(Path(f"{first}.xmp"))["Subject"] == PROBE_TAGS
+    assert not Path(f"{second}.xmp").exists()
+
+    result = cli("xmp", "write")  # every stored image
+    assert result.exit_code == 0, result.output
+    assert "2 sidecar(s) written, 1 new." in result.output  # a.jpg's was updated
+    assert exiv2_read(Path(f"{second}.xmp"))["Xmp.dc.subject"] == PROBE_TAGS
+    assert exiv2_read(Path(f"{first}.xmp"))["Xmp.dc.subject"] == PROBE_TAGS
+    assert len(probe_log()) == calls  # the plugin never ran again
+
+    result = cli("xmp", "write", other)
+    assert result.exit_code == 2
+    assert "not in the library store" in " ".join(result.output.split())

@@ -49,7 +49,18 @@ def write(
         Path | None,
         typer.Option(
             "--from",
-            help="A `visual-buffet tag --format jsonl|json` output file to take the tags from.",
+            help="Take the tags from this `visual-buffet tag --format jsonl|json` output file "
+            "instead of the library store.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    library: Annotated[
+        Path | None,
+        typer.Option(
+            "--library",
+            help="The library store to read (default: VISUAL_BUFFET_LIBRARY, else "
+            "library.sqlite3 in the user data dir).",
             dir_okay=False,
             show_default=False,
         ),
@@ -59,11 +70,12 @@ def write(
 ) -> None:
     """Write sidecars from results already computed: no model runs.
 
+    The tags come from the library store (every `tag` run keeps its results there), or from
+    an output file with --from. Without PATH: every image the store (or the file) holds.
+
     Examples:
 
-      visual-buffet tag photos/ -r --format jsonl -o tags.jsonl
-
-      visual-buffet xmp write photos/ -r --from tags.jsonl
+      visual-buffet xmp write photos/ -r
 
       visual-buffet xmp write --from tags.jsonl --set naming=stem
 
@@ -73,20 +85,38 @@ def write(
 
     settings = _settings(ctx, set_values)
     if results is None:
-        fail(
-            "give the results to write with --from FILE (the output of `visual-buffet tag "
-            "--format jsonl -o FILE`), or run `visual-buffet tag ... --xmp`."
-        )
+        _write_from_library(paths, recursive, library, settings)  # exits
+        return
+    if library is not None:
+        fail("--from and --library contradict each other; pass one of them.")
     try:
         records = read_results_file(results)
     except ResultsFileError as exc:
         fail(str(exc))
     if paths:
-        wanted = _wanted(paths, recursive)
+        wanted = {_key(p) for p in _found(paths, recursive)}
         records = [r for r in records if _key(Path(r["file"])) in wanted]
         if not records:
             fail(f"{results} holds no results for {', '.join(map(str, paths))}.")
     summary = write_records(records, settings, warn)
+    _report(summary, "written")
+
+
+def _write_from_library(
+    paths: list[Path] | None, recursive: bool, library: Path | None, settings: Any
+) -> None:
+    from visual_buffet.library import LibraryError, open_library
+    from visual_buffet.xmp.batch import library_records, write_records
+
+    try:
+        store = open_library(library, readonly=True)
+    except LibraryError as exc:
+        fail(str(exc))
+    with store:
+        images = _found(paths, recursive) if paths else None
+        summary = write_records(library_records(store, images, warn), settings, warn)
+    if not summary.images:
+        fail(f"the library store {store.path} holds no results for these images; tag them first.")
     _report(summary, "written")
 
 
@@ -150,13 +180,13 @@ def _key(path: Path) -> str:
     return str(path.resolve())
 
 
-def _wanted(paths: list[Path], recursive: bool) -> set[str]:
+def _found(paths: list[Path], recursive: bool) -> list[Path]:
     from visual_buffet.scan import find_images
 
     scan = find_images(paths, recursive=recursive)
     for path in scan.missing:
         warn(f"{path}: no such file or folder; skipped.")
-    return {_key(p) for p in scan.files}
+    return scan.files
 
 
 def _report(summary: BatchSummary, verb: str) -> None:

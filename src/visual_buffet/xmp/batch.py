@@ -92,6 +92,40 @@ def remove_from_images(
     return summary
 
 
+def library_records(
+    store: Any, images: Iterable[Path] | None, on_warning: Callable[[str], None]
+) -> Iterator[dict[str, Any]]:
+    """The latest stored record of each plugin for ``images`` (all stored images when None).
+
+    ``store`` is a :class:`visual_buffet.library.LibraryStore` (its read API:
+    ``image_at``, ``list_images``, ``latest_records``). Each record's ``file`` is set to where
+    the image is now (the path given, or the path it was last seen at), since the sidecar
+    goes beside it.
+    """
+    if images is not None:
+        for image in images:
+            stored = store.image_at(image)
+            if stored is None:
+                on_warning(
+                    f"{image}: not in the library store {store.path}; tag it first "
+                    "(`visual-buffet tag`), or give --from FILE."
+                )
+                continue
+            for record in store.latest_records(stored.id).values():
+                yield {**record, "file": str(image)}
+        return
+    offset, page = 0, 500
+    while batch := store.list_images(offset=offset, limit=page):
+        offset += len(batch)
+        for stored in batch:
+            here = next((p for p in stored.paths if Path(p).is_file()), None)
+            if here is None:
+                on_warning(f"{stored.path}: no longer there; its sidecar is not written.")
+                continue
+            for record in store.latest_records(stored.id).values():
+                yield {**record, "file": here}
+
+
 class ResultsFileError(ValueError):
     """A results file cannot be read as ``--format json`` or ``jsonl`` output."""
 
