@@ -4,6 +4,7 @@ plugin failure, a run that exits 2 leaves the output alone. Signals go to real s
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,24 @@ def test_an_output_in_a_missing_folder_is_refused_before_loading(
     assert not (tmp_path / "no").exists()  # nothing created
 
 
+@contextlib.contextmanager
+def _read_only(path: Path) -> Iterator[None]:
+    """``path`` cannot be written, also by root (``chattr +i``), or the test is skipped."""
+    mode = path.stat().st_mode
+    path.chmod(0o500 if path.is_dir() else 0o400)
+    immutable = False
+    try:
+        if os.geteuid() == 0:  # permission bits do not stop root; the immutable flag does
+            immutable = subprocess.run(["chattr", "+i", str(path)], check=False).returncode == 0
+            if not immutable:
+                pytest.skip("root, and chattr +i is not available here")
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(mode)
+
+
 def test_an_output_that_is_a_folder_or_unwritable_is_refused(
     cli, test_plugins, probe_log, make_image, tmp_path: Path
 ) -> None:
@@ -55,15 +75,11 @@ def test_an_output_that_is_a_folder_or_unwritable_is_refused(
 
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running as a user who can write anywhere (root without caps drop)")
+    with _read_only(locked):
         result = cli("tag", image, "-p", "probe", "-f", "jsonl", "-o", locked / "tags.jsonl")
         assert result.exit_code == 2
         assert f"the folder {locked} is not writable" in one_line(result.stderr)
-    finally:
-        locked.chmod(0o700)
+        assert list(locked.iterdir()) == []  # the check left nothing behind
     assert probe_log() == []
 
 
@@ -72,12 +88,10 @@ def test_a_read_only_output_file_is_refused(
 ) -> None:
     out = tmp_path / "tags.jsonl"
     out.write_text("", encoding="utf-8")
-    out.chmod(0o400)
-    if os.access(out, os.W_OK):
-        pytest.skip("running as a user who can write read-only files")
-    result = cli("tag", make_image("a.png"), "-p", "probe", "-o", out)
-    assert result.exit_code == 2
-    assert f"-o {out}: the file is not writable" in one_line(result.stderr)
+    with _read_only(out):
+        result = cli("tag", make_image("a.png"), "-p", "probe", "-o", out)
+        assert result.exit_code == 2
+        assert f"-o {out}: the file is not writable" in one_line(result.stderr)
     assert probe_log() == []
 
 

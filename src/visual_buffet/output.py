@@ -12,6 +12,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
@@ -69,7 +70,12 @@ def check_output_path(path: Path, fmt: OutputFormat, *, overwrite: bool) -> None
     folder, when it cannot be written (``json`` and ``table`` also need the folder writable:
     they write a temporary file beside it and rename it), or when it already holds results
     and ``overwrite`` is false (a rerun must not silently lose an earlier run's). An empty
-    existing file or a device (``/dev/stdout``) is fine. Creates nothing.
+    existing file or a device (``/dev/stdout``) is fine.
+
+    Writability is tried, not guessed from permission bits (root passes those everywhere; a
+    read-only mount or an immutable folder does not show in them): a temporary file is made
+    and removed in the folder, an existing file is opened for appending without writing.
+    Nothing is left behind.
     """
     folder = path.parent
     if path.is_dir():
@@ -77,17 +83,40 @@ def check_output_path(path: Path, fmt: OutputFormat, *, overwrite: bool) -> None
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         raise OutputError(f"-o {path}: the folder {folder} {what}; create it first.")
-    needs_folder = not path.exists() or fmt != "jsonl"
-    if needs_folder and not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"-o {path}: the folder {folder} is not writable; choose another place.")
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise OutputError(f"-o {path}: the file is not writable; choose another file.")
-        if path.is_file() and path.stat().st_size > 0 and not overwrite:
+    if not path.exists() or fmt != "jsonl":
+        problem = _cannot_create_in(folder)
+        if problem is not None:
+            raise OutputError(
+                f"-o {path}: the folder {folder} is not writable ({problem}); choose another place."
+            )
+    if path.is_file():
+        problem = _cannot_append_to(path)
+        if problem is not None:
+            raise OutputError(f"-o {path}: the file is not writable ({problem}); choose another.")
+        if path.stat().st_size > 0 and not overwrite:
             raise OutputError(
                 f"-o {path}: the file already exists. Pass --overwrite to replace it, "
                 "or choose another file name."
             )
+
+
+def _cannot_create_in(folder: Path) -> str | None:
+    try:
+        fd, name = tempfile.mkstemp(prefix=".visual-buffet-check-", dir=folder)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(name)
+    return None
+
+
+def _cannot_append_to(path: Path) -> str | None:
+    try:
+        with open(path, "ab"):  # opening changes neither the content nor the mtime
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _write_failed(path: Path | None, exc: OSError) -> OutputError:
