@@ -186,8 +186,10 @@ def test_photo_page_draws_the_window_a_tag_was_found_in(page, tagged, photos: Pa
     image = photos / "small-corner-3000x2000.jpg"
     (photos / "small-corner-3000x2000.jpg.xmp").write_text(SIDECAR, encoding="utf-8")
     page.goto(f"{page.url.split('#')[0]}#/photo?path={image}")
-    window = page.locator('#windows rect[data-label="blue"]')
+    window = page.locator("#windows rect", has_text="")  # one rectangle per window
+    expect(window).to_have_count(1)
     expect(window).to_be_visible()
+    assert "blue" in window.get_attribute("data-labels").split(", ")
     box = [window.get_attribute(a) for a in ("x", "y", "width", "height")]
     assert box == ["1800", "800", "1200", "1200"]  # (1800,800)-(3000,2000), the 2048 px window
     row = page.locator('table.tags tr[data-label="blue"]')

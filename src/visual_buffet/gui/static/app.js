@@ -15,7 +15,7 @@ function h(tag, attrs, ...children) {
     else if (key === "text") el.textContent = value;
     else el.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -186,30 +186,41 @@ async function photoPage(params) {
   const height = data.height || 1;
   const overlay = svg("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none",
     role: "img", "aria-label": "Windows where tags were found", id: "windows" });
-  const boxes = new Map();
+  // One rectangle per window, labelled with every tag found in it (hover a tag: it lights up).
+  const windows = new Map();
   const rows = [];
   for (const record of data.records) {
     for (const tag of record.tags) {
       const found = tag.found_in;
-      if (found && found.view === "window" && !boxes.has(tag.label)) {
-        const [l, t, r, b] = found.box;
-        const rect = svg("rect", { x: l, y: t, width: r - l, height: b - t, "data-label": tag.label });
-        const label = svg("text", { x: l + width * 0.01, y: t + height * 0.05,
-          "font-size": Math.max(12, height * 0.035) }, tag.label);
-        overlay.append(svg("g", { class: "window", "data-label": tag.label }, svg("title", {}, tag.label), rect, label));
-        boxes.set(tag.label, rect);
+      if (found && found.view === "window") {
+        const key = found.box.join(",");
+        if (!windows.has(key)) windows.set(key, { box: found.box, labels: [] });
+        windows.get(key).labels.push(tag.label);
       }
       const bar = h("div", { class: "barfill" });
       bar.style.width = `${Math.min(100, tag.confidence * 100)}%`;
-      rows.push(h("tr", { "data-label": tag.label,
-        onmouseenter: () => boxes.get(tag.label)?.classList.add("hot"),
-        onmouseleave: () => boxes.get(tag.label)?.classList.remove("hot") },
+      const hot = (on) => () => {
+        const key = found && found.view === "window" ? found.box.join(",") : null;
+        const rect = key && overlay.querySelector(`rect[data-box="${key}"]`);
+        if (rect) rect.classList.toggle("hot", on);
+      };
+      rows.push(h("tr", { "data-label": tag.label, onmouseenter: hot(true), onmouseleave: hot(false) },
         h("th", { scope: "row", text: tag.label }),
         h("td", {}, h("div", { class: "barbox", role: "meter", "aria-valuemin": 0, "aria-valuemax": 1,
           "aria-valuenow": tag.confidence, "aria-label": `${tag.label} confidence` }, bar)),
-        h("td", { text: percent(tag.confidence) }),
+        h("td", { class: "num", text: percent(tag.confidence) }),
         h("td", { class: "where", text: whereText(found) })));
     }
+  }
+  for (const [key, { box, labels }] of windows) {
+    const [l, t, r, b] = box;
+    const text = labels.join(", ");
+    overlay.append(svg("g", { class: "window", "data-labels": text },
+      svg("title", {}, text),
+      svg("rect", { x: l, y: t, width: r - l, height: b - t, "data-box": key,
+        "data-label": labels[0], "data-labels": text }),
+      svg("text", { x: l + width * 0.01, y: t + height * 0.05,
+        "font-size": Math.max(12, height * 0.035) }, text)));
   }
   const sidecar = data.sidecar;
   setPage(data.name, "library",
