@@ -314,3 +314,45 @@ def test_sigterm_keeps_the_finished_jsonl_lines(plugin_site, make_image, tmp_pat
     assert [Path(json.loads(line)["file"]).name for line in lines] == [
         p.name for p in images[: len(lines)]
     ]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 KiB tmpfs: a real full disk (root with mount rights only, else skipped)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_real_full_disk_keeps_what_finished(cli_subprocess, make_image, tiny_disk) -> None:
+    images = [make_image(f"{i:02d}.png") for i in range(80)]
+    out = tiny_disk / "tags.jsonl"
+    done = cli_subprocess("tag", *images, "-p", "probe", "-o", out)
+    assert done.returncode == 1, done.stderr
+    message = one_line(done.stderr)
+    assert f"error: cannot write {out}: No space left on device" in message
+    assert "probe failed" not in message and "Traceback" not in message
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert 0 < len(lines) < len(images)
+    assert f"The {len(lines)} results finished before it are kept." in message
+    assert [json.loads(line)["file"] for line in lines] == [str(p) for p in images[: len(lines)]]
+
+    # The JSON document is written at the end, to a temporary file: the old file stays whole.
+    old = tiny_disk / "tags.json"
+    out.unlink()
+    old.write_text('{"old": true}\n', encoding="utf-8")
+    done = cli_subprocess("tag", *images, "-p", "probe", "-o", old, "--overwrite")
+    assert done.returncode == 1, done.stderr
+    assert f"cannot write {old}: No space left on device" in one_line(done.stderr)
+    assert old.read_text(encoding="utf-8") == '{"old": true}\n'
+    assert list(tiny_disk.iterdir()) == [old]  # no temporary file left
