@@ -145,7 +145,9 @@ def create_app(
                 batch = runs.events[position:]
                 for event in batch:
                     yield f"id: {event['id']}\ndata: {json.dumps(event)}\n\n"
-                position += len(batch)
+                    position += 1
+                    if event["type"] == "end":
+                        return  # the run is over; the page closes its EventSource too
                 if time.monotonic() - last_beat > 15:  # keep proxies and the browser patient
                     yield ": keep-alive\n\n"
                     last_beat = time.monotonic()
