@@ -20,6 +20,8 @@ class ResolvedPlugin:
     plugin_class: Any
     settings: dict[str, Any]
     plain: dict[str, Any]
+    use_previews: bool = True
+    """``images.use_previews``: part of the identity the store keys embeddings by."""
 
     def construct(self) -> Any:
         """The plugin, constructed (cheap: no model is loaded)."""
@@ -52,8 +54,17 @@ def resolve_embedding_plugin(
         )
     name = capable[0]
     layers, host_layer = _cli_layers([name], plugins, flag_values, set_values or [])
-    if host_layer:
-        warn(f"--set images.* does not apply to {command}; ignored.")
+    from visual_buffet.config import HOST_SCHEMA
+    from visual_buffet.settings import SettingError
+
+    try:
+        host_values, host_warnings = HOST_SCHEMA.resolve(
+            [(f"{config.source} [images]", config.host_values()), ("--set", host_layer)]
+        )
+    except SettingError as exc:
+        fail(str(exc))
+    for message in host_warnings:
+        warn(message)
     values, warnings = resolve_settings(plugins[name], config, layers[name])
     for message in warnings:
         warn(message)
@@ -63,4 +74,5 @@ def resolve_embedding_plugin(
         plugin_class=plugins[name].plugin_class,
         settings={k: v.value for k, v in values.items()},
         plain=plain_values(values),
+        use_previews=bool(host_values["use_previews"].value),
     )

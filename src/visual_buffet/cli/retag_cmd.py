@@ -147,7 +147,14 @@ def retag(
     with store:
         writer = make_writer(chosen_fmt, output, None)
         try:
-            job = Retag(store, resolved.construct(), resolved.plain, paths or [], [writer])
+            job = Retag(
+                store,
+                resolved.construct(),
+                resolved.plain,
+                paths or [],
+                [writer],
+                use_previews=resolved.use_previews,
+            )
             selected, unmatched = job.select()
         except (RetagError, PluginError) as exc:
             fail(str(exc))

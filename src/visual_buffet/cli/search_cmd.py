@@ -138,7 +138,7 @@ def search(
     except LibraryError as exc:
         fail(str(exc))
     with store:
-        finder = LibrarySearch(store, resolved.construct())
+        finder = LibrarySearch(store, resolved.construct(), resolved.use_previews)
         try:
             if duplicates:
                 pairs = [p.to_dict() for p in finder.duplicates(min_similarity)]

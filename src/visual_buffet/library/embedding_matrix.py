@@ -139,19 +139,51 @@ def read_matrix(store: Any, db: Any, plugin: str, identity: str) -> EmbeddingMat
     return EmbeddingMatrix(store, plugin, identity, image_ids, starts, vectors, json.loads(scoring))
 
 
-def load_matrix(store: LibraryStore, plugin: Plugin) -> EmbeddingMatrix:
-    """The matrix for ``plugin``'s current embedding identity; a
-    :class:`~visual_buffet.library.search.SearchError` naming what is stored when it has none."""
+@dataclass(frozen=True)
+class StoreKeys:
+    """How the store keys a plugin's rows for one host setting (``use_previews``)."""
+
+    result: Any
+    embedding: Any
+    digest: str  # the ``identity`` column of the embeddings
+
+    @property
+    def use_previews(self) -> bool:
+        return bool(self.embedding["host"]["use_previews"])
+
+
+def store_keys(store: LibraryStore, plugin: Plugin, use_previews: bool = True) -> StoreKeys:
+    """The store's keys for ``plugin``'s current settings: with ``use_previews`` as given
+    when the store holds embeddings under it, else with the other value when it holds those
+    (a photo decoded from its preview or not is the same photo to search), else as given."""
+    from visual_buffet.library.resume import host_identity, store_identities
     from visual_buffet.library.store import identity_digest
 
-    identity = plugin.embedding_identity()
-    digest, _ = identity_digest(identity)
+    candidates = []
+    for value in (use_previews, not use_previews):
+        result, embedding = store_identities(plugin, host_identity(value))
+        keys = StoreKeys(result, embedding, identity_digest(embedding)[0])
+        with store._read() as db:
+            found = db.execute(
+                "SELECT 1 FROM embeddings WHERE plugin = ? AND identity = ? LIMIT 1",
+                (plugin.name, keys.digest),
+            ).fetchone()
+        if found:
+            return keys
+        candidates.append(keys)
+    return candidates[0]
+
+
+def load_matrix(store: LibraryStore, plugin: Plugin, use_previews: bool = True) -> EmbeddingMatrix:
+    """The matrix for ``plugin``'s current embedding identity; a
+    :class:`~visual_buffet.library.search.SearchError` naming what is stored when it has none."""
+    keys = store_keys(store, plugin, use_previews)
     with store._read() as db:
-        matrix = read_matrix(store, db, plugin.name, digest)
+        matrix = read_matrix(store, db, plugin.name, keys.digest)
     if matrix is None:
         from visual_buffet.library.search import SearchError
 
-        raise SearchError(missing_embeddings_message(store, plugin.name, identity))
+        raise SearchError(missing_embeddings_message(store, plugin.name, keys.embedding))
     return matrix
 
 
@@ -199,7 +231,7 @@ def _flatten(identity: dict[str, Any]) -> dict[str, Any]:
 
 
 def stored_vectors(
-    store: LibraryStore, plugin: Plugin, image: Path
+    store: LibraryStore, plugin: Plugin, image: Path, digest: str
 ) -> tuple[list[dict[str, Any]], np.ndarray] | None:
     """Views and vectors stored for the file at ``image`` (by path, else by content), or None."""
     stored_image = store.image_at(image)
@@ -211,7 +243,7 @@ def stored_vectors(
         image_id = stored_image.id if stored_image else None
     if image_id is None:
         return None
-    stored = store.stored_embeddings(image_id, plugin.name, plugin.embedding_identity())
+    stored = store.stored_embeddings(image_id, plugin.name, digest)
     if stored is None:
         return None
     views = [view.to_dict() for view in stored.embeddings.views]

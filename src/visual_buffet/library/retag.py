@@ -12,13 +12,15 @@ emits it from the store.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from visual_buffet.library.embedding_matrix import StoreKeys, store_keys
+from visual_buffet.library.fingerprint import FileStat, Fingerprint
+from visual_buffet.library.store import ResultItem
 from visual_buffet.output import success_record
 
 if TYPE_CHECKING:
@@ -56,10 +58,12 @@ class RetagSummary:
 
 @dataclass(frozen=True)
 class Selected:
-    """A stored image to re-tag and the path its record names."""
+    """A stored image to re-tag, the stored path its record names, and that path's stored
+    fingerprint (the store's write API keys a result by it; the file is not read)."""
 
     image_id: int
     file: str
+    fingerprint: Fingerprint
 
 
 def select_images(
@@ -74,32 +78,37 @@ def select_images(
     """
     join = (
         "FROM paths AS p JOIN embeddings AS e ON e.image_id = p.image_id "
-        "AND e.plugin = ? AND e.identity = ?"
+        "AND e.plugin = ? AND e.identity = ? JOIN images AS i ON i.id = p.image_id"
     )
-    chosen: dict[int, str] = {}
+    columns = "p.image_id, p.path, p.size, p.mtime_ns, i.content_hash"
+    chosen: dict[int, Selected] = {}
     unmatched = []
     with store._read() as db:
         if not targets:
             rows = db.execute(
-                f"SELECT p.image_id, p.path {join} ORDER BY p.seen_at DESC, p.path",
+                f"SELECT {columns} {join} ORDER BY p.seen_at DESC, p.path",
                 (plugin, identity_digest),
             ).fetchall()
-            for image_id, path in rows:
-                chosen.setdefault(image_id, path)
+            for row in rows:
+                chosen.setdefault(row[0], _selected(row))
         for target in targets:
             absolute = str(Path(target).expanduser().absolute())
             prefix = absolute.rstrip("/") + "/"
             rows = db.execute(
-                f"SELECT p.image_id, p.path {join} WHERE p.path = ? OR substr(p.path, 1, ?) = ? "
+                f"SELECT {columns} {join} WHERE p.path = ? OR substr(p.path, 1, ?) = ? "
                 "ORDER BY p.path",
                 (plugin, identity_digest, absolute, len(prefix), prefix),
             ).fetchall()
             if not rows:
                 unmatched.append(str(target))
-            for image_id, path in rows:
-                chosen.setdefault(image_id, path)
-    selected = sorted((Selected(i, p) for i, p in chosen.items()), key=lambda s: s.file)
-    return selected, unmatched
+            for row in rows:
+                chosen.setdefault(row[0], _selected(row))
+    return sorted(chosen.values(), key=lambda s: s.file), unmatched
+
+
+def _selected(row: tuple) -> Selected:
+    image_id, path, size, mtime_ns, content_hash = row
+    return Selected(image_id, path, Fingerprint(FileStat(path, size, mtime_ns), content_hash))
 
 
 def rescored_record(
@@ -133,6 +142,8 @@ class Retag:
         sinks: Record sinks (``write`` / ``close`` / ``abort``), e.g. the output writer.
         on_record: Called after each record (progress).
         cancel: Returns True to stop after the current batch.
+        use_previews: The host setting the images were tagged with (part of the store's
+            keys; the other value is used when only that one is stored).
     """
 
     def __init__(
@@ -144,6 +155,7 @@ class Retag:
         sinks: Sequence[ResultWriter] = (),
         on_record: Callable[[dict[str, Any]], None] | None = None,
         cancel: Callable[[], bool] | None = None,
+        use_previews: bool = True,
     ) -> None:
         if not getattr(plugin, "provides_embeddings", False):
             raise RetagError(
@@ -157,15 +169,22 @@ class Retag:
         self.sinks = list(sinks)
         self.on_record = on_record
         self.cancel = cancel or (lambda: False)
+        self.use_previews = use_previews
+        self._keys: StoreKeys | None = None
+
+    @property
+    def keys(self) -> StoreKeys:
+        """The store's result and embedding keys for the plugin's current settings."""
+        if self._keys is None:
+            self._keys = store_keys(self.store, self.plugin, self.use_previews)
+        return self._keys
 
     def select(self) -> tuple[list[Selected], list[str]]:
         """The images this re-tag will cover; :class:`RetagError` when there are none."""
         from visual_buffet.library.embedding_matrix import missing_embeddings_message
-        from visual_buffet.library.store import identity_digest
 
-        identity = self.plugin.embedding_identity()
-        digest, _ = identity_digest(identity)
-        selected, unmatched = select_images(self.store, self.plugin.name, digest, self.targets)
+        keys = self.keys
+        selected, unmatched = select_images(self.store, self.plugin.name, keys.digest, self.targets)
         if not selected:
             if self.store.embedding_sets(self.plugin.name) and self.targets:
                 where = ", ".join(unmatched)
@@ -174,7 +193,9 @@ class Retag:
                     "for these settings. Paths are matched as they were stored (absolute); "
                     "`visual-buffet library stats` shows the store."
                 )
-            raise RetagError(missing_embeddings_message(self.store, self.plugin.name, identity))
+            raise RetagError(
+                missing_embeddings_message(self.store, self.plugin.name, keys.embedding)
+            )
         return selected, unmatched
 
     def run(self, selected: list[Selected] | None = None) -> RetagSummary:
@@ -183,8 +204,7 @@ class Retag:
         summary = RetagSummary()
         if selected is None:
             selected, summary.unmatched = self.select()
-        identity = self.plugin.embedding_identity()
-        result_identity = self.plugin.result_identity()
+        keys = self.keys
         try:
             for first in range(0, len(selected), BATCH):
                 if self.cancel():
@@ -192,11 +212,11 @@ class Retag:
                     break
                 batch = selected[first : first + BATCH]
                 stored = [
-                    self.store.stored_embeddings(s.image_id, self.plugin.name, identity)
+                    self.store.stored_embeddings(s.image_id, self.plugin.name, keys.digest)
                     for s in batch
                 ]
                 results = iter(self.plugin.rescore([s.embeddings for s in stored if s]))
-                records, writes = [], []
+                records, items = [], []
                 for item, embeddings in zip(batch, stored, strict=True):
                     if embeddings is None:  # forgotten by another process meanwhile
                         continue
@@ -204,8 +224,11 @@ class Retag:
                         embeddings, item.file, self.plugin.name, self.plain, next(results)
                     )
                     records.append(record)
-                    writes.append((item.image_id, record))
-                put_rescored(self.store, self.plugin.name, result_identity, writes)
+                    items.append(
+                        ResultItem(item.fingerprint, self.plugin.name, keys.result, record)
+                    )
+                # One transaction per batch; then a `tag` with these settings emits them.
+                self.store.put_results(items)
                 for record in records:
                     for sink in self.sinks:
                         sink.write(record)
@@ -224,31 +247,3 @@ class Retag:
             for sink in self.sinks:
                 sink.close(summary.as_dict())
         return summary
-
-
-def put_rescored(
-    store: LibraryStore,
-    plugin: str,
-    result_identity: Any,
-    items: Sequence[tuple[int, dict[str, Any]]],
-) -> None:
-    """Store re-scored records (image id, record) under ``result_identity``, in one
-    transaction: they become the images' current tags, and a ``tag`` run with the same
-    settings emits them from the store."""
-    put = getattr(store, "put_rescored", None)
-    if put is not None:
-        put([(image_id, plugin, result_identity, record) for image_id, record in items])
-        return
-    from visual_buffet.library import schema
-
-    now = time.time()
-    with store._write() as db:
-        digest = store._identity(db, "result", plugin, result_identity)
-        for image_id, record in items:
-            kept = {k: v for k, v in record.items() if k != "tags_from"}
-            db.execute(
-                "INSERT OR REPLACE INTO results (image_id, plugin, identity, record, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (image_id, plugin, digest, json.dumps(kept, ensure_ascii=False), now),
-            )
-            schema.replace_tags(db, image_id, plugin, kept.get("tags", []))

@@ -81,12 +81,15 @@ class DuplicatePair:
 class LibrarySearch:
     """The stored embeddings of one plugin's current embedding identity, searchable.
 
-    ``plugin`` is constructed with the settings to search under (model, quality...); it is
+    ``plugin`` is constructed with the settings to search under (model, quality...), and
+    ``use_previews`` is the host setting the images were decoded with (both are part of the
+    identity the store keys embeddings by; the other ``use_previews`` value is used when
+    only that one is stored). The plugin is
     loaded only when a query needs its model (a text not in the text-embedding cache, an
     image not in the store). The matrix is read from the store on first use and kept.
     """
 
-    def __init__(self, store: LibraryStore, plugin: Plugin) -> None:
+    def __init__(self, store: LibraryStore, plugin: Plugin, use_previews: bool = True) -> None:
         if not getattr(plugin, "provides_embeddings", False):
             raise SearchError(
                 f"plugin {plugin.name} does not store embeddings, so its images cannot be "
@@ -94,13 +97,14 @@ class LibrarySearch:
             )
         self.store = store
         self.plugin = plugin
+        self.use_previews = use_previews
         self._matrix: EmbeddingMatrix | None = None
 
     @property
     def matrix(self) -> EmbeddingMatrix:
         """The stored embeddings (read once); :class:`SearchError` when there are none."""
         if self._matrix is None:
-            self._matrix = load_matrix(self.store, self.plugin)
+            self._matrix = load_matrix(self.store, self.plugin, self.use_previews)
         return self._matrix
 
     # -- queries --------------------------------------------------------------------------
@@ -124,7 +128,7 @@ class LibrarySearch:
         """The whole-image embedding of ``image``: stored, or computed by the plugin."""
         from visual_buffet.library.embedding_matrix import stored_vectors
 
-        stored = stored_vectors(self.store, self.plugin, image)
+        stored = stored_vectors(self.store, self.plugin, image, self.matrix.identity)
         if stored is None:
             stored = _embed_with_model(self.plugin, image)
         views, vectors = stored
