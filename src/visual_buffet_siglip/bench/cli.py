@@ -137,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for size in others:
             bench.other_size(size)
+        # PyTorch against ONNX Runtime fp32 / int8 on every size (rows SIZE-r1 to SIZE-r5)
+        from visual_buffet_siglip.bench.runtime_rows import runtime_rows
+
+        bench.extra_rows += runtime_rows(bench, args.sizes)
         # XMP sidecars: no model, the file system and the sidecar code (rows x1-x3)
         from visual_buffet_siglip.bench.xmp_rows import sidecar_rows
 

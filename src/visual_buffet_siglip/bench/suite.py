@@ -329,8 +329,13 @@ class Bench:
         from visual_buffet_siglip.plugin import SiglipPlugin
 
         os.environ["VISUAL_BUFFET_CACHE_DIR"] = str(cache)
-        plugin = SiglipPlugin(
-            {"model": str(folder), "quality": "quick", "custom_vocabulary": str(labels_file)}
+        plugin = SiglipPlugin(  # PyTorch: rows (2) time its bare vision tower
+            {
+                "model": str(folder),
+                "quality": "quick",
+                "custom_vocabulary": str(labels_file),
+                "runtime": "torch",
+            }
         )
         plugin.load()
         max_side = plugin.max_image_side()
