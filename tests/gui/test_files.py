@@ -75,3 +75,10 @@ def test_a_thumbnail_is_decoded_once_and_redone_when_the_photo_changes(
     make_image("p.png", (10, 10, 200), size=(900, 600))
     os.utime(photo, ns=(first.stat().st_mtime_ns + 10**9,) * 2)
     assert renditions.get(photo, "thumb") != first and renditions.decoded == 2
+
+
+def test_a_library_store_that_cannot_open_is_a_message(client, gui_state, tmp_path) -> None:
+    gui_state.library_path = tmp_path  # a folder, not a store file
+    response = client.get("/api/library")
+    assert response.status_code == 503
+    assert f"library store {tmp_path} is a folder" in response.json()["error"]

@@ -181,7 +181,15 @@ def create_app(
         yield
         await asyncio.to_thread(runs.close)  # stop a run, free the warm model
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    from visual_buffet.library import LibraryError
+
+    async def library_error(request: Request, exc: Exception) -> Response:
+        # A store that cannot be opened or written: its message names the file and the fix.
+        return _json_error(str(exc), 503)
+
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={LibraryError: library_error}
+    )
     return Guard(
         app,
         hosts=hosts,
