@@ -278,3 +278,22 @@ def test_xmp_write_from_the_library_store_runs_no_model(
     result = cli("xmp", "write", other)
     assert result.exit_code == 2
     assert "not in the library store" in " ".join(result.output.split())
+
+
+def test_a_user_keyword_in_other_case_is_not_doubled_and_permissions_stay(
+    cli: Callable, tag_jsonl: Callable, make_image: Callable, tmp_path: Path
+) -> None:
+    image = make_image("c.jpg")
+    sidecar = image.with_name("c.jpg.xmp")
+    text = EDITED.read_text(encoding="utf-8").replace(
+        "<rdf:li>probe</rdf:li>", "<rdf:li>LIGHT</rdf:li>"
+    )
+    sidecar.write_text(text, encoding="utf-8")
+    sidecar.chmod(0o640)
+    tag_jsonl(image)
+    _write(cli, tmp_path)
+    assert exiftool_read(sidecar)["Subject"] == ["holiday", "LIGHT", "Ærø", "probe", "dark"]
+    assert sidecar.stat().st_mode & 0o777 == 0o640
+    assert cli("xmp", "remove", image).exit_code == 0
+    assert exiftool_read(sidecar)["Subject"] == ["holiday", "LIGHT", "Ærø"]
+    assert sidecar.stat().st_mode & 0o777 == 0o640
