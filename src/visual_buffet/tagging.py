@@ -341,7 +341,7 @@ class TaggingRun:
         self, job: PluginJob, plugin: Plugin, files: list[Path]
     ) -> tuple[PluginSession, list[Path]]:
         """Emit what the store already has; return the session and the files left to run."""
-        from visual_buffet.library.resume import Fingerprints, PluginSession
+        from visual_buffet.library.resume import Fingerprints, PluginSession, host_identity
         from visual_buffet.pipeline import default_workers
 
         assert self.library is not None
@@ -354,7 +354,7 @@ class TaggingRun:
             job.name,
             plugin,
             self._fingerprints,
-            host={"use_previews": self.use_previews},
+            host=host_identity(self.use_previews),
             force=self.force,
         )
         plan = session.plan(files)

@@ -12,6 +12,7 @@ from visual_buffet.cli import (
     config_cmd,
     gui_cmd,
     hardware_cmd,
+    library_cmd,
     plugins_cmd,
     retag_cmd,
     search_cmd,
@@ -39,6 +40,7 @@ app = typer.Typer(
 app.command(name="tag", no_args_is_help=True)(tag_cmd.tag)
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(library_cmd.app, name="library")
 app.command(name="hardware")(hardware_cmd.hardware)
 app.command(name="gui")(gui_cmd.gui)
 app.add_typer(xmp_cmd.app, name="xmp")

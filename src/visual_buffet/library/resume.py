@@ -100,6 +100,24 @@ def _hash_or_none(stat: FileStat) -> str | None:
         return None
 
 
+def host_identity(use_previews: bool = True) -> dict[str, Any]:
+    """The host settings that change what a plugin sees (its decoded pixels)."""
+    return {"use_previews": bool(use_previews)}
+
+
+def store_identities(plugin: Plugin, host: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """(result identity, embedding identity or None) as the store keys a plugin's rows: the
+    plugin's own identities with the host's decode settings (:func:`host_identity`, the
+    default when ``host`` is None). Cheap and model-free; may raise PluginError (e.g. a
+    vocabulary file that cannot be read)."""
+    host = host_identity() if host is None else host
+    result = {"plugin": plugin.result_identity(), "host": host}
+    embedding = None
+    if plugin.provides_embeddings:
+        embedding = {"plugin": plugin.embedding_identity(), "host": host}
+    return result, embedding
+
+
 class PluginSession:
     """One plugin's use of the store during a run (see the module docstring)."""
 
@@ -122,13 +140,8 @@ class PluginSession:
         self._write_ids: tuple[Any, Any] | None = None
 
     def identities(self) -> tuple[Any, Any]:
-        """(result identity, embedding identity or None): the plugin's, with the host's
-        decode settings (``use_previews`` changes the pixels a plugin sees)."""
-        result = {"plugin": self.plugin.result_identity(), "host": self.host}
-        embedding = None
-        if self.plugin.provides_embeddings:
-            embedding = {"plugin": self.plugin.embedding_identity(), "host": self.host}
-        return result, embedding
+        """(result identity, embedding identity or None) as the store keys them."""
+        return store_identities(self.plugin, self.host)
 
     def plan(self, files: Sequence[Path]) -> Plan:
         """Sort ``files`` into stored / rescore / run (identities need no model)."""
