@@ -57,10 +57,11 @@ def fits(weights: int, budget: int) -> bool:
 
 
 def hardware_advice(hardware: HardwareInfo) -> list[str]:
-    """dtype, attention, batch size and the variants that fit, one line each."""
+    """Runtime, dtype, attention, batch size and the variants that fit, one line each."""
     machine = machine_from(hardware)
     dtype, _ = resolve_dtype("auto", machine)
-    lines = [f"dtype: {dtype} ({_dtype_reason(hardware, machine, dtype)})"]
+    lines = [_runtime_line(hardware, machine)]
+    lines.append(f"dtype: {dtype} ({_dtype_reason(hardware, machine, dtype)})")
 
     attention = resolve_attention("auto", machine, dtype, _siglip_supports_flash(machine))
     lines.append(f"attention: {attention}{_attention_note(machine, dtype, attention)}")
@@ -87,6 +88,35 @@ def hardware_advice(hardware: HardwareInfo) -> list[str]:
     if too_big:
         lines.append(f"Too big for {_gb(budget)} {where} at {dtype}: {', '.join(too_big)}")
     return lines
+
+
+def _runtime_line(hardware: HardwareInfo, machine: Machine) -> str:
+    """What ``runtime = "auto"`` picks here (the rule of runtime_choice.py) and why."""
+    from visual_buffet_siglip.runtime_choice import onnx_available, resolve_runtime
+
+    onnx = onnx_available()
+    runtime, why = resolve_runtime(
+        "auto",
+        device=machine.device,
+        onnx_installed=onnx,
+        dtype="auto",
+        quantization="none",
+        attention="auto",
+    )
+    if runtime == "onnx":
+        cores = [n for n in (hardware.cpu_cores_physical, hardware.cpu_cores_usable) if n]
+        threads = min(cores) if cores else 1
+        return (
+            f"runtime: onnx (ONNX Runtime, {threads} threads = physical cores: starts without "
+            'torch and runs faster than PyTorch on a CPU; quantization = "8bit" runs int8, '
+            "faster still; docs/performance.md has the figures)"
+        )
+    if machine.device == "cpu" and not onnx:
+        return (
+            "runtime: torch (onnxruntime is not installed: pip install onnxruntime onnx for "
+            "the faster CPU runtime)"
+        )
+    return f"runtime: {runtime} ({why})"
 
 
 def _installed(module: str) -> bool:

@@ -78,3 +78,20 @@ def test_this_machine_needs_no_torch_probe():
     if not importlib.metadata.version("torch").endswith("+cpu"):
         pytest.skip("not a +cpu torch build")
     assert runtime_choice.accelerator_possible() is False
+
+
+# --- what `visual-buffet hardware` says --------------------------------------------------
+
+
+def test_hardware_advice_names_the_runtime(monkeypatch):
+    from tests.hardware_fakes import cpu_only, gpu, line
+    from visual_buffet_siglip.advice import hardware_advice
+
+    monkeypatch.setattr(runtime_choice, "onnx_available", lambda: True)
+    cpu = line(hardware_advice(cpu_only()), "runtime:")
+    assert cpu.startswith("runtime: onnx (ONNX Runtime, ") and "8bit" in cpu
+    cuda = line(hardware_advice(cpu_only(accelerators=[gpu(20.0)])), "runtime:")
+    assert cuda.startswith("runtime: torch (cuda")
+    monkeypatch.setattr(runtime_choice, "onnx_available", lambda: False)
+    missing = line(hardware_advice(cpu_only()), "runtime:")
+    assert missing.startswith("runtime: torch (onnxruntime is not installed")
