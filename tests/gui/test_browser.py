@@ -211,3 +211,7 @@ def test_search_returns_ranked_results(page, tagged, photos: Path) -> None:
     assert ranks[0].startswith("#1 · score")
     scores = [float(text.rsplit(" ", 1)[1]) for text in ranks]
     assert scores == sorted(scores, reverse=True) and len(scores) == 6
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#results img')].every(img => img.naturalWidth > 0)"
+    )
+    screenshot(page, "gui-search")

@@ -125,9 +125,9 @@ def create_app(
         return JSONResponse({"cancelled": runs.cancel()})
 
     async def tag_status(request: Request) -> Response:
-        return JSONResponse(
-            {"running": runs.running, "run": runs.run_id, "events": len(runs.events)}
-        )
+        # A page opened during a run follows it from its first event (not older runs').
+        after = _first_event_of(runs, runs.run_id) if runs.running else len(runs.events)
+        return JSONResponse({"running": runs.running, "run": runs.run_id, "after": after})
 
     async def tag_events(request: Request) -> Response:
         start = request.headers.get("last-event-id") or request.query_params.get("after", "0")

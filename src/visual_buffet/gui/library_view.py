@@ -105,7 +105,7 @@ class LibraryView:
             image = self.store.image(hit.image_id)
             if image is None:  # forgotten since the matrix was read
                 continue
-            item = self._item(image, score=round(hit.score, 6), found_in=hit.found_in)
+            item = self._item(image, score=float(hit.score), found_in=hit.found_in)
             item["path"] = hit.file
             results.append(item)
         return results

@@ -64,6 +64,10 @@ function setPage(title, page, ...content) {
   main().replaceChildren(...content);
 }
 
+function score(x) {
+  // Sigmoid scores of poor matches are tiny: keep them apart instead of printing 0.000.
+  return x >= 0.001 ? x.toFixed(3) : x.toExponential(1);
+}
 function percent(x) { return `${(x * 100).toFixed(1)} %`; }
 function photoLink(path) { return `#/photo?path=${encodeURIComponent(path)}`; }
 function thumbUrl(path) { return `/api/thumb?path=${encodeURIComponent(path)}`; }
@@ -154,7 +158,7 @@ async function searchPage(params) {
     ? `${data.results.length} results for “${q}”, best first` : `Nothing matches “${q}”.`;
   main().append(h("ol", { class: "grid", id: "results", "aria-label": "Search results" },
     data.results.map((item, i) => card(item,
-      h("div", { class: "rank", text: `#${i + 1} · score ${Number(item.score).toFixed(3)}` })))));
+      h("div", { class: "rank", text: `#${i + 1} · score ${score(item.score)}` })))));
 }
 
 // --- Photo ---------------------------------------------------------------------------------
@@ -333,7 +337,7 @@ function tagPage() {
     drop, message, bar, stats,
     h("h2", { text: "Errors" }), errors,
     h("h2", { text: "Tagged" }), done);
-  api("/api/tag/status").then((s) => { if (s.running) follow(0); }).catch(() => {});
+  api("/api/tag/status").then((s) => { if (s.running) follow(s.after); }).catch(() => {});
 }
 
 // --- Settings ------------------------------------------------------------------------------
