@@ -24,7 +24,6 @@ LIBRARY = Annotated[
         "--library",
         help="The store to use (default: VISUAL_BUFFET_LIBRARY, else library.sqlite3 in the "
         "user data dir).",
-        dir_okay=False,
         show_default=False,
         metavar="FILE",
     ),
