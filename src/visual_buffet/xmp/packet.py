@@ -137,6 +137,11 @@ class XmpPacket:
             found = [desc]
         return found
 
+    @property
+    def property_level(self) -> int:
+        """Nesting level of a property element (x:xmpmeta / rdf:RDF / rdf:Description / here)."""
+        return 3 if self.root is not self.rdf else 2
+
     def is_empty(self) -> bool:
         """True when no description holds a property (only rdf:about and declarations)."""
         for desc in self.rdf:

@@ -16,8 +16,9 @@ from typing import Any, Literal
 from visual_buffet import __version__
 from visual_buffet.atomic import atomic_write_bytes
 from visual_buffet.images import IMAGE_SUFFIXES, RAW_SUFFIXES
-from visual_buffet.xmp.merge import KeywordOptions, Run, RunTag, apply_run, remove_runs
+from visual_buffet.xmp.merge import apply_run, remove_runs
 from visual_buffet.xmp.packet import XmpError, XmpPacket
+from visual_buffet.xmp.record import KeywordOptions, Run, RunTag
 
 Naming = Literal["image", "stem"]
 
