@@ -141,6 +141,30 @@ def ensure_exports(
     missing = [w for w in wanted if w not in found]
     if not missing:
         return found
+    try:
+        return _export(cache, key, folder, source, missing, found, report, patches)
+    except PluginError:
+        raise
+    except Exception as exc:  # an exporter or quantiser failure, a full disk: say what to do
+        for tower, precision in [*missing, ("vision", "fp32"), ("text", "fp32")]:
+            cache.staging_path(key(tower, precision)).unlink(missing_ok=True)
+        raise PluginError(
+            f"exporting {source} to ONNX failed ({type(exc).__name__}: {exc}). Check the free "
+            f'space in {cache.folder}, or set runtime = "torch" to run it with PyTorch.'
+        ) from exc
+
+
+def _export(
+    cache: OnnxExportCache,
+    key: Callable[[str, str], dict[str, Any]],
+    folder: Path,
+    source: str,
+    missing: list[tuple[str, str]],
+    found: dict[tuple[str, str], CachedExport],
+    report: Callable[[str], None],
+    patches: int,
+) -> dict[tuple[str, str], CachedExport]:
+    """The export part of :func:`ensure_exports` (torch and transformers load here)."""
     from visual_buffet_siglip.onnx_export import (
         export_tower,
         load_float_model,

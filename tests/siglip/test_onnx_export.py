@@ -132,3 +132,23 @@ def test_text_export_equals_transformers(kind, checkpoints):
         ref = tm.eval().get_text_features(input_ids=ids["input_ids"]).pooler_output
     expected = torch.nn.functional.normalize(ref, dim=-1).numpy()
     np.testing.assert_allclose(ours, expected, atol=2e-6)
+
+
+def test_a_failing_export_is_a_plugin_error_that_names_the_way_out(
+    checkpoints, tmp_path, monkeypatch
+):
+    from visual_buffet.plugin_api import PluginError
+    from visual_buffet_siglip import onnx_export
+
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(onnx_export, "export_tower", broken)
+    with pytest.raises(PluginError) as info:
+        onnx_model(checkpoints["v1"])
+    message = str(info.value)
+    assert "unsupported operator" in message and 'runtime = "torch"' in message
+    assert not list((tmp_path / "cache").rglob("*.tmp"))  # no staged leftovers
+    assert not list((tmp_path / "cache").rglob("manifest.json"))
