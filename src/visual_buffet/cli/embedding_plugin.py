@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from visual_buffet.cli.common import fail, plain_values, resolve_settings, state, warn
-from visual_buffet.cli.tag_cmd import _choose_plugins, _cli_layers
+from visual_buffet.cli.plugin_choice import choose_plugins, cli_layers
 
 
 @dataclass
@@ -44,7 +44,7 @@ def resolve_embedding_plugin(
 
     config = state(ctx).config()
     plugins = discover_plugins()
-    chosen = _choose_plugins([requested] if requested else None, plugins, config)
+    chosen = choose_plugins([requested] if requested else None, plugins, config)
     capable = [n for n in chosen if getattr(plugins[n].plugin_class, "provides_embeddings", False)]
     if not capable:
         names = ", ".join(chosen)
@@ -53,7 +53,7 @@ def resolve_embedding_plugin(
             "Use --plugin siglip."
         )
     name = capable[0]
-    layers, host_layer = _cli_layers([name], plugins, flag_values, set_values or [])
+    layers, host_layer = cli_layers([name], plugins, flag_values, set_values or [])
     from visual_buffet.config import HOST_SCHEMA
     from visual_buffet.settings import SettingError
 
