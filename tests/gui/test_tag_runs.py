@@ -145,3 +145,15 @@ def test_dropped_files_are_saved_and_tagged(client, probe_only, gui_state, make_
     assert events[-1]["tagged"] == 1
     only_text = client.post("/api/upload", files=[("files", ("a.txt", b"x", "text/plain"))])
     assert only_text.status_code == 400
+
+
+def test_a_run_can_write_xmp_sidecars_and_the_photo_shows_them(client, probe_only, make_image):
+    assert client.get("/api/tag/status").json()["xmp"] is False  # images.xmp.write default
+    photo = make_image("side.png", (0, 120, 255))
+    events = _events(client, _start(client, photo.parent, xmp=True)["after"])
+    assert events[-1]["tagged"] == 1
+    sidecar = photo.parent / "side.png.xmp"
+    assert sidecar.exists()
+    shown = client.get("/api/photo", params={"path": str(photo)}).json()["sidecar"]
+    assert shown["path"] == str(sidecar)
+    assert "probe" in shown["keywords"]

@@ -113,10 +113,14 @@ def create_app(
 
     async def tag_start(request: Request) -> Response:
         body = await _json_body(request)
-        folder = body.get("folder", "") if isinstance(body, dict) else ""
-        recursive = bool(body.get("recursive", True)) if isinstance(body, dict) else True
+        body = body if isinstance(body, dict) else {}
+        xmp = body.get("xmp")
         try:
-            run_id = runs.start(str(folder), recursive=recursive)
+            run_id = runs.start(
+                str(body.get("folder", "")),
+                recursive=bool(body.get("recursive", True)),
+                xmp=xmp if isinstance(xmp, bool) else None,
+            )
         except RunRefused as exc:
             return _json_error(str(exc), 409 if runs.running else 400)
         return JSONResponse({"run": run_id, "after": _first_event_of(runs, run_id)})
@@ -127,7 +131,14 @@ def create_app(
     async def tag_status(request: Request) -> Response:
         # A page opened during a run follows it from its first event (not older runs').
         after = _first_event_of(runs, runs.run_id) if runs.running else len(runs.events)
-        return JSONResponse({"running": runs.running, "run": runs.run_id, "after": after})
+        return JSONResponse(
+            {
+                "running": runs.running,
+                "run": runs.run_id,
+                "after": after,
+                "xmp": await asyncio.to_thread(runs.xmp_default),
+            }
+        )
 
     async def tag_events(request: Request) -> Response:
         start = request.headers.get("last-event-id") or request.query_params.get("after", "0")

@@ -60,8 +60,12 @@ class TagRuns:
         self._warm: dict[str, tuple[tuple, Plugin]] = {}  # name -> (settings key, plugin)
 
     # -- starting ----------------------------------------------------------------------------
-    def start(self, folder: str, *, recursive: bool = True) -> int:
-        """Check the folder and the settings, find the images, start the run; return its id."""
+    def start(self, folder: str, *, recursive: bool = True, xmp: bool | None = None) -> int:
+        """Check the folder and the settings, find the images, start the run; return its id.
+
+        ``xmp``: also write XMP sidecars (as ``tag --xmp``); None: as ``images.xmp.write``
+        in the config file says.
+        """
         from visual_buffet.scan import find_images
 
         text = folder.strip()
@@ -73,6 +77,8 @@ class TagRuns:
         if not path.is_dir():
             raise RunRefused(f"Folder {text!r} does not exist or is not a folder.")
         jobs, host = self._jobs()
+        if xmp is not None:
+            host["xmp.write"] = xmp
         scan = find_images([path], recursive=recursive, include_hidden=host["include_hidden"])
         if not scan.files:
             hint = "" if recursive else " (tick 'Include sub-directories' to look inside them)"
@@ -113,6 +119,13 @@ class TagRuns:
         for _, plugin in self._warm.values():
             plugin.close()
         self._warm.clear()
+
+    def xmp_default(self) -> bool:
+        """Whether runs write XMP sidecars unless told otherwise (``images.xmp.write``)."""
+        try:
+            return bool(self._jobs()[1].get("xmp.write", False))
+        except RunRefused:
+            return False
 
     def _jobs(self) -> tuple[list[Any], dict[str, Any]]:
         """The enabled plugins with their settings from the config file, as `tag` resolves them."""
@@ -231,11 +244,17 @@ class TagRuns:
         def on_warning(message: str) -> None:
             self._emit({"type": "warning", "run": run_id, "message": message})
 
+        sinks = []
+        if host.get("xmp.write"):
+            from visual_buffet.xmp import SidecarSink, XmpSettings
+
+            sinks.append(SidecarSink(XmpSettings.from_values(host), on_error=on_warning))
         try:
             run = TaggingRun(
                 jobs,
                 files,
                 library=self.open_library(),
+                sinks=sinks,
                 workers=host["workers"],
                 max_pixels=host["max_pixels"],
                 use_previews=host["use_previews"],

@@ -327,17 +327,22 @@ function tagPage() {
       e.preventDefault();
       begin(api("/api/tag", { method: "POST", json: {
         folder: document.getElementById("folder").value,
-        recursive: document.getElementById("recursive").checked } }));
+        recursive: document.getElementById("recursive").checked,
+        xmp: document.getElementById("xmp").checked } }));
     } },
       h("div", { class: "field" }, h("label", { for: "folder", text: "Folder" }),
         h("input", { id: "folder", type: "text", size: 48, placeholder: "/home/me/Pictures", autocomplete: "off" })),
       h("div", { class: "field" }, h("label", {},
-        h("input", { id: "recursive", type: "checkbox", checked: true }), " Include sub-directories")),
+        h("input", { id: "recursive", type: "checkbox", checked: true }), " Include sub-directories"),
+        h("label", {}, h("input", { id: "xmp", type: "checkbox" }), " Write XMP sidecars")),
       start, cancel),
     drop, message, bar, stats,
     h("h2", { text: "Errors" }), errors,
     h("h2", { text: "Tagged" }), done);
-  api("/api/tag/status").then((s) => { if (s.running) follow(s.after); }).catch(() => {});
+  api("/api/tag/status").then((s) => {
+    document.getElementById("xmp").checked = s.xmp; // images.xmp.write in the config file
+    if (s.running) follow(s.after);
+  }).catch(() => {});
 }
 
 // --- Settings ------------------------------------------------------------------------------
