@@ -12,7 +12,7 @@ import pytest
 
 from visual_buffet.config import HOST_SCHEMA
 from visual_buffet.output import result_schema
-from visual_buffet.plugin_api import TAG_FLAGS, ImageTags, Plugin, Tag, View
+from visual_buffet.plugin_api import TAG_FLAGS, ImageEmbeddings, ImageTags, Plugin, Tag, View
 from visual_buffet.settings import Setting
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def test_every_plugin_class_attribute_is_documented() -> None:
         assert f"| `{name}` |" in PLUGINS_MD, name
 
 
-@pytest.mark.parametrize("cls", [Setting, ImageTags, Tag, View])
+@pytest.mark.parametrize("cls", [Setting, ImageTags, ImageEmbeddings, Tag, View])
 def test_every_field_of_the_api_dataclasses_is_documented(cls: type) -> None:
     for field in dataclasses.fields(cls):
         assert re.search(rf"\b{field.name}\b", PLUGINS_MD), f"{cls.__name__}.{field.name}"

@@ -274,11 +274,15 @@ class Plugin(ABC):
         """
         raise NotImplementedError(f"plugin {self.name!r} cannot re-score embeddings")
 
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_text(
+        self, texts: Sequence[str], scoring: Mapping[str, Any] | None = None
+    ) -> np.ndarray:
         """Query texts as normalised vectors (len(texts), dim), float32, in the views' space.
 
         Texts are prepared exactly as the plugin prepares its labels (SigLIP: normalised and
-        templated), so :meth:`score_embeddings` gives the score a tag would get.
+        templated), so :meth:`score_embeddings` gives the score a tag would get. ``scoring``
+        is the stored :attr:`ImageEmbeddings.scoring` of the vectors they will be scored
+        against (a plugin may find cached text embeddings under it).
         """
         raise NotImplementedError(f"plugin {self.name!r} cannot encode text")
 
