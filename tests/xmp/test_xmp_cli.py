@@ -316,3 +316,25 @@ def test_a_sidecar_rewritten_by_exiv2_is_still_undone_exactly(
     assert exiv2_read(sidecar)["Xmp.dc.subject"] == PROBE_TAGS
     assert cli("xmp", "remove", image).exit_code == 0
     assert exiv2_read(sidecar) == {"Xmp.xmp.Rating": "4"}
+
+
+def test_a_keyword_the_user_deleted_is_not_added_again(
+    cli: Callable, tag_jsonl: Callable, make_image: Callable, tmp_path: Path
+) -> None:
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed")
+    image = make_image("e.jpg")
+    tag_jsonl(image)
+    _write(cli, tmp_path)
+    sidecar = Path(f"{image}.xmp")
+    # The user removes "light" in another application (here exiftool, which rewrites the file).
+    subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", "-XMP-dc:Subject-=light", str(sidecar)],
+        check=True,
+    )
+    _write(cli, tmp_path)
+    read = exiftool_read(sidecar)
+    assert read["Subject"] == ["probe", "dark"]
+    assert read["Deleted"] == {"Subject": ["light"]}  # recorded, so later runs respect it
+    assert cli("xmp", "remove", image).exit_code == 0
+    assert not sidecar.exists()  # nothing of the user's was left: the file we made is gone

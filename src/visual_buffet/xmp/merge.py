@@ -87,7 +87,9 @@ def _sync(
         wanted = {n: [v for v in vals if v in state.added[n]] for n, vals in wanted.items()}
     user_had: set[str] = set()
     for name in FIELDS:
-        added, removed, held = _sync_field(packet, name, wanted[name], state.added[name])
+        added, removed, held = _sync_field(
+            packet, name, wanted[name], state.added[name], state.deleted[name]
+        )
         change.added += added
         change.removed += removed
         if name == SUBJECT:
@@ -101,15 +103,21 @@ def _sync(
 
 
 def _sync_field(
-    packet: XmpPacket, name: str, wanted: list[str], added: list[str]
+    packet: XmpPacket, name: str, wanted: list[str], added: list[str], deleted: list[str]
 ) -> tuple[int, int, set[str]]:
-    """Make field ``name`` hold ``wanted``; updates ``added`` in place.
+    """Make field ``name`` hold ``wanted``; updates ``added`` and ``deleted`` in place.
 
+    A value this project added that is no longer there was deleted by the user (in another
+    application): it goes to ``deleted`` and is not added again.
     Returns (values added, values removed, casefolded values the user had).
     """
     wanted = list(dict.fromkeys(wanted))
     owner, prop = _find_property(packet, name)
     items = _items(prop) if prop is not None else []
+    there = {v.casefold() for _, v in items if v is not None}
+    deleted.extend(v for v in added if v.casefold() not in there and v not in deleted)
+    deleted[:] = [v for v in deleted if v.casefold() not in there]  # re-added by the user
+    refused = set(deleted)
     removed = 0
     ours = set(added)
     for li, value in items:
@@ -120,7 +128,7 @@ def _sync_field(
     present = {v.casefold() for _, v in items if v is not None}
     user_had = {v.casefold() for _, v in items if v is not None and v not in ours}
     new_added = [v for v in added if v in wanted and v.casefold() in present]
-    missing = [v for v in wanted if v.casefold() not in present]
+    missing = [v for v in wanted if v.casefold() not in present and v not in refused]
     if missing:
         if prop is None:
             owner = packet.descriptions()[0]

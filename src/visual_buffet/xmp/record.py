@@ -99,6 +99,8 @@ class State:
     created_sidecar: bool = False
     runs: list[Run] = field(default_factory=list)
     added: dict[str, list[str]] = field(default_factory=lambda: {name: [] for name in FIELDS})
+    deleted: dict[str, list[str]] = field(default_factory=lambda: {name: [] for name in FIELDS})
+    """Values this project added that the user deleted afterwards: never added again."""
 
 
 def take_state(packet: XmpPacket) -> State:
@@ -116,10 +118,10 @@ def take_state(packet: XmpPacket) -> State:
 def _read_into(state: State, name: str, value: Any) -> None:
     if name == "createdSidecar":
         state.created_sidecar = str(value).strip().lower() == "true"
-    elif name == "added" and isinstance(value, dict):
+    elif name in ("added", "deleted") and isinstance(value, dict):
         for field_name, key in FIELDS.items():
             items = value.get(key) or []
-            state.added[field_name] = [str(v) for v in items if isinstance(v, str)]
+            getattr(state, name)[field_name] = [str(v) for v in items if isinstance(v, str)]
     elif name == "runs" and isinstance(value, list):
         state.runs += [_run_from(v) for v in value if isinstance(v, dict)]
 
@@ -157,6 +159,9 @@ def put_state(packet: XmpPacket, state: State) -> None:
     insert(desc, created, level=level)
     added = {FIELDS[name]: _array("Bag", values) for name, values in state.added.items()}
     insert(desc, _struct("added", added), level=level)
+    if any(state.deleted.values()):
+        deleted = {FIELDS[name]: _array("Bag", values) for name, values in state.deleted.items()}
+        insert(desc, _struct("deleted", deleted), level=level)
     runs = []
     for run in state.runs:
         user = run.user_keywords
