@@ -167,7 +167,11 @@ def test_stem_naming_and_raw_jpeg_pair_share_one_sidecar(
 
 @contextlib.contextmanager
 def _read_only(folder: Path) -> Iterator[None]:
-    """Make ``folder`` refuse new files, also for root (chattr +i; chmod otherwise)."""
+    """Make ``folder`` refuse new files, also for root, where chmod does not stop writes.
+
+    Not root: chmod 555. Root: ``chattr +i`` (ext2/3/4, XFS, btrfs), else a read-only bind
+    mount of the folder onto itself (needs CAP_SYS_ADMIN), else the test is skipped.
+    """
     if os.geteuid() != 0:
         folder.chmod(0o555)
         try:
@@ -175,15 +179,32 @@ def _read_only(folder: Path) -> Iterator[None]:
         finally:
             folder.chmod(0o755)
         return
-    if shutil.which("chattr") is None:
-        pytest.skip("running as root without chattr: no way to make a folder read-only")
-    done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"chattr +i is not supported here ({done.stderr.strip()})")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    tried = []
+    if shutil.which("chattr"):
+        done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+        if done.returncode == 0:
+            try:
+                yield
+            finally:
+                subprocess.run(["chattr", "-i", str(folder)], check=True)
+            return
+        tried.append(f"chattr +i: {done.stderr.strip()}")
+    bind = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if bind.returncode == 0:
+        ro = subprocess.run(
+            ["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True, text=True
+        )
+        if ro.returncode == 0:
+            try:
+                yield
+            finally:
+                subprocess.run(["umount", str(folder)], check=True)
+            return
+        subprocess.run(["umount", str(folder)], check=False)
+        tried.append(f"read-only bind mount: {ro.stderr.strip()}")
+    else:
+        tried.append(f"bind mount: {bind.stderr.decode(errors='replace').strip()}")
+    pytest.skip(f"running as root with no way to make a folder read-only ({'; '.join(tried)})")
 
 
 def test_read_only_folder_errors_per_image_and_the_run_goes_on(
