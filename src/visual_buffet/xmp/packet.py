@@ -283,10 +283,14 @@ _TEXT_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 
 
 def _attr(value: str) -> str:
+    if _ATTR_RE.search(value) is None:  # the common case: nothing to escape
+        return value
     return _ATTR_RE.sub(lambda m: _ATTR_ESCAPES[m.group()], value)
 
 
 def _text(value: str) -> str:
+    if value.isspace() or _TEXT_RE.search(value) is None:  # indentation, plain keywords
+        return value
     return _TEXT_RE.sub(lambda m: _TEXT_ESCAPES[m.group()], value)
 
 
@@ -342,19 +346,24 @@ def _serialise(
         decls = list(declarations.get(id(elem), ()))
         if decls:
             scope = scope.with_declarations(decls)
-        names = [elem.tag, *elem.attrib]
-        qualified = [scope.lookup(name, i == 0) for i, name in enumerate(names)]
-        if None in qualified:  # a namespace nobody declared yet: declare it here
-            scope = _declare_missing(names, scope, decls)
+        attrib = elem.attrib
+        tag = scope.lookup(elem.tag, True)
+        if not attrib and not decls and tag is not None:  # most elements: <rdf:li>, <rdf:Bag>
+            out.append(f"<{tag}")
+        else:
+            names = [elem.tag, *attrib]
             qualified = [scope.lookup(name, i == 0) for i, name in enumerate(names)]
-        tag = qualified[0]
-        parts = [f"<{tag}"]
-        parts += [f' xmlns:{p}="{_attr(u)}"' if p else f' xmlns="{_attr(u)}"' for p, u in decls]
-        parts += [
-            f' {name}="{_attr(value)}"'
-            for name, value in zip(qualified[1:], elem.attrib.values(), strict=True)
-        ]
-        out.append("".join(parts))
+            if None in qualified:  # a namespace nobody declared yet: declare it here
+                scope = _declare_missing(names, scope, decls)
+                qualified = [scope.lookup(name, i == 0) for i, name in enumerate(names)]
+            tag = qualified[0]
+            parts = [f"<{tag}"]
+            parts += [f' xmlns:{p}="{_attr(u)}"' if p else f' xmlns="{_attr(u)}"' for p, u in decls]
+            parts += [
+                f' {name}="{_attr(value)}"'
+                for name, value in zip(qualified[1:], attrib.values(), strict=True)
+            ]
+            out.append("".join(parts))
         if len(elem) or elem.text:
             out.append(">")
             if elem.text:
