@@ -245,6 +245,13 @@ def test_usage_errors_exit_2(cli: Callable, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "line 1: not JSON" in result.output
     result = cli("xmp", "write", "--from", bad, "--set", "naming=raw")
     assert result.exit_code == 2 and "naming" in result.output
+    result = cli("xmp", "remove")
+    assert result.exit_code == 2 and "give the images or folders" in result.output
+    (tmp_path / "empty").mkdir()
+    result = cli("xmp", "remove", tmp_path / "empty")
+    assert result.exit_code == 2 and "no images found" in result.output
+    result = cli("xmp", "remove", tmp_path / "missing.jpg")  # counted as failed, as `tag` does
+    assert result.exit_code == 1 and "no such file or folder" in result.output
 
 
 def test_tag_xmp_writes_sidecars_and_a_second_run_adds_nothing(

@@ -79,7 +79,8 @@ def write(
 
       visual-buffet xmp write --from tags.jsonl --set naming=stem
 
-    Exit codes: 0 all written; 1 some sidecars could not be written; 2 usage error.
+    Exit codes: 0 all written; 1 some sidecars could not be written or a PATH does not
+    exist; 2 usage error.
     """
     from visual_buffet.xmp.batch import ResultsFileError, read_results_file, write_records
 
@@ -93,12 +94,15 @@ def write(
         records = read_results_file(results)
     except ResultsFileError as exc:
         fail(str(exc))
+    missing = 0
     if paths:
-        wanted = {_key(p) for p in _found(paths, recursive)}
+        files, missing = _found(paths, recursive)
+        wanted = {_key(p) for p in files}
         records = [r for r in records if _key(Path(r["file"])) in wanted]
         if not records:
             fail(f"{results} holds no results for {', '.join(map(str, paths))}.")
     summary = write_records(records, settings, warn)
+    summary.failed += missing
     _report(summary, "written")
 
 
@@ -112,9 +116,10 @@ def _write_from_library(
         store = open_library(library, readonly=True)
     except LibraryError as exc:
         fail(str(exc))
+    images, missing = _found(paths, recursive) if paths else (None, 0)
     with store:
-        images = _found(paths, recursive) if paths else None
         summary = write_records(library_records(store, images, warn), settings, warn)
+    summary.failed += missing
     if not summary.images:
         fail(f"the library store {store.path} holds no results for these images; tag them first.")
     _report(summary, "written")
@@ -136,18 +141,17 @@ def remove(
 
       visual-buffet xmp remove photos/ -r
 
-    Exit codes: 0 done; 1 some sidecars could not be changed; 2 usage error.
+    Exit codes: 0 done; 1 some sidecars could not be changed or a PATH does not exist;
+    2 usage error.
     """
-    from visual_buffet.scan import find_images
     from visual_buffet.xmp.batch import remove_from_images
 
     if not paths:
         fail("give the images or folders whose sidecars to clean, e.g. `xmp remove photos/ -r`.")
     settings = _settings(ctx, None)
-    scan = find_images(paths, recursive=recursive)
-    for path in scan.missing:
-        warn(f"{path}: no such file or folder; skipped.")
-    summary = remove_from_images(scan.files, settings.naming, warn)
+    files, missing = _found(paths, recursive)
+    summary = remove_from_images(files, settings.naming, warn)
+    summary.failed += missing
     _report(summary, "cleaned")
 
 
@@ -180,13 +184,18 @@ def _key(path: Path) -> str:
     return str(path.resolve())
 
 
-def _found(paths: list[Path], recursive: bool) -> list[Path]:
+def _found(paths: list[Path], recursive: bool) -> tuple[list[Path], int]:
+    """The images under ``paths``, and how many paths do not exist (each warned about and
+    counted as failed, as `tag` counts them)."""
     from visual_buffet.scan import find_images
 
     scan = find_images(paths, recursive=recursive)
     for path in scan.missing:
-        warn(f"{path}: no such file or folder; skipped.")
-    return scan.files
+        warn(f"{path}: no such file or folder.")
+    if not scan.files and not scan.missing:
+        hint = "" if recursive else " (use --recursive to look inside sub-folders)"
+        fail(f"no images found in {', '.join(map(str, paths))}{hint}.")
+    return scan.files, len(scan.missing)
 
 
 def _report(summary: BatchSummary, verb: str) -> None:
