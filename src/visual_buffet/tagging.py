@@ -29,7 +29,7 @@ from visual_buffet.output import ResultWriter, error_record
 from visual_buffet.plugin_api import Plugin, PluginError
 
 if TYPE_CHECKING:
-    from visual_buffet.library.resume import Fingerprints, PluginSession
+    from visual_buffet.library.resume import Fingerprints, Plan, PluginSession
     from visual_buffet.library.store import LibraryStore
 
 Record = dict[str, Any]
@@ -288,8 +288,6 @@ class TaggingRun:
             sink.abort()
 
     def _run_job(self, job: PluginJob) -> None:
-        from visual_buffet.pipeline import PluginRunError, default_workers, run_plugin
-
         self._current = job.name
         for path in self.missing:
             error = FileNotFoundError(f"{path}: no such file or folder")
@@ -299,31 +297,79 @@ class TaggingRun:
         if self.cancel.is_set():
             raise TaggingCancelled
         plugin = job.instance or job.plugin_class(job.settings)  # cheap: nothing loaded yet
-        files: list[Path] = list(self.files)
-        session = None
-        if self.library is not None:
-            session, files = self._from_library(job, plugin, files)
-            if not files:  # every image came from the store: the model is never loaded
-                self._release_held()
-                return
-        self._phase("loading", job.name)
+        used: list[bool] = []
         try:
-            plugin.load()
-        except PluginError as exc:
-            if len(self.jobs) == 1:
-                raise PluginLoadFailed(job.name, exc) from None
-            self._warn(f"plugin {job.name} could not load: {exc}")
-            self.summary.load_failures += 1
-            for path in files:
-                self._emit(error_record(str(path), job.name, exc, job.plain))
-            return
-        self._release_held()
+            self._tag_with(job, plugin, used)
+        finally:
+            if used and job.instance is None:  # a caller's warm plugin stays loaded
+                plugin.close()
+
+    def _tag_with(self, job: PluginJob, plugin: Plugin, used: list[bool]) -> None:
+        """Stored records, re-scored ones, then the model for the rest (loaded only then).
+
+        When the model is needed it is loaded before any stored record is emitted: a plugin
+        that cannot load stops the run before it writes anything (exit 2). ``used`` gets an
+        item once the plugin has loaded or re-scored (it then needs ``close()``).
+        """
+        from visual_buffet.pipeline import PluginRunError, default_workers, run_plugin
+
+        session, plan = self._plan(job, plugin) if self.library is not None else (None, None)
+        to_run = list(self.files) if plan is None else plan.run
+        loaded = False
+
+        def load(files: list[Path]) -> bool:
+            """Load the plugin once; on failure record ``files`` as failed (or stop)."""
+            nonlocal loaded
+            if loaded:
+                return True
+            self._phase("loading", job.name)
+            try:
+                plugin.load()
+            except PluginError as exc:
+                if len(self.jobs) == 1 and not self.delivered:
+                    raise PluginLoadFailed(job.name, exc) from None
+                self._warn(f"plugin {job.name} could not load: {exc}")
+                self.summary.load_failures += 1
+                for path in files:
+                    self._emit(error_record(str(path), job.name, exc, job.plain))
+                return False
+            loaded = True
+            used.append(True)
+            return True
+
+        if to_run and not load(to_run):
+            to_run = []
+            if plan is not None:  # what the store has is still good
+                plan.rescore = []
+        else:
+            self._release_held()  # the plugin loaded, or is not needed: the run has started
         self._phase("tagging", job.name)
+        if plan is not None and session is not None:
+            if plan.rescore:
+                used.append(True)  # re-scoring may load what it needs (text embeddings)
+            for _, record in plan.stored:
+                self._emit(record)
+            failed: list[Path] = []
+
+            def rescore_failed(paths: list[Path], exc: Exception) -> None:
+                self._warn(
+                    f"{job.name} could not re-score {len(paths)} stored image(s) "
+                    f"({type(exc).__name__}: {exc}); running them through the model."
+                )
+                failed.extend(paths)
+
+            for record in session.rescored(plan.rescore, job.plain, rescore_failed):
+                self._emit(record)
+            if failed and not load(failed):
+                failed = []
+            to_run = [*failed, *to_run]
+        if not to_run:
+            return
         workers = self.workers
         try:
             run_plugin(
                 plugin,
-                files,
+                to_run,
                 settings=job.plain,
                 on_record=self._emit,
                 on_result=session.keep if session is not None else None,
@@ -333,14 +379,9 @@ class TaggingRun:
             )
         except PluginRunError as exc:
             self._warn(str(exc))
-        finally:
-            if job.instance is None:
-                plugin.close()
 
-    def _from_library(
-        self, job: PluginJob, plugin: Plugin, files: list[Path]
-    ) -> tuple[PluginSession, list[Path]]:
-        """Emit what the store already has; return the session and the files left to run."""
+    def _plan(self, job: PluginJob, plugin: Plugin) -> tuple[PluginSession, Plan]:
+        """Fingerprint the files (once per run) and sort them by what the store has."""
         from visual_buffet.library.resume import Fingerprints, PluginSession, host_identity
         from visual_buffet.pipeline import default_workers
 
@@ -357,24 +398,7 @@ class TaggingRun:
             host=host_identity(self.use_previews),
             force=self.force,
         )
-        plan = session.plan(files)
-        if plan.stored or plan.rescore:
-            self._release_held()  # the run has started: what it finds is output
-            self._phase("tagging", job.name)
-        for _, record in plan.stored:
-            self._emit(record)
-        failed: list[Path] = []
-
-        def rescore_failed(paths: list[Path], exc: Exception) -> None:
-            self._warn(
-                f"{job.name} could not re-score {len(paths)} stored image(s) "
-                f"({type(exc).__name__}: {exc}); running them through the model."
-            )
-            failed.extend(paths)
-
-        for record in session.rescored(plan.rescore, job.plain, rescore_failed):
-            self._emit(record)
-        return session, [*failed, *plan.run]
+        return session, session.plan(self.files)
 
 
 def plugin_jobs(

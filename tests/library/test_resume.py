@@ -127,3 +127,17 @@ def test_the_summary_counts_where_tags_came_from(run_tag, tiny_v1, vocab, tmp_pa
     assert done.code == 0, done.stderr
     assert done.sources() == {"p000.jpg": "store", "p001.jpg": "embeddings", "p002.jpg": "model"}
     assert done.summary["tags_from"] == {"model": 1, "store": 1, "embeddings": 1}
+
+
+def test_the_plugin_loads_only_when_an_image_needs_it(cli, test_plugins, probe_log, tmp_path):
+    photos = write_photos(tmp_path / "photos", 3)
+    assert cli("tag", *photos[:2], "-p", "probe", "-f", "jsonl").exit_code == 0
+    assert probe_log().count("load") == 1
+    stored = cli("tag", *photos[:2], "-p", "probe", "-f", "jsonl")
+    assert stored.exit_code == 0
+    assert probe_log().count("load") == 1  # every image stored: never loaded, never closed
+    assert probe_log().count("close") == 1
+    mixed = cli("tag", *photos, "-p", "probe", "-f", "jsonl")
+    assert mixed.exit_code == 0
+    assert probe_log().count("load") == 2  # one new image: loaded once, before any record
+    assert [e for e in probe_log() if e.startswith("prepare")][-1] == "prepare p002.jpg"
