@@ -215,3 +215,12 @@ def test_search_returns_ranked_results(page, tagged, photos: Path) -> None:
         "() => [...document.querySelectorAll('#results img')].every(img => img.naturalWidth > 0)"
     )
     screenshot(page, "gui-search")
+
+
+def test_dropped_photos_are_tagged_by_the_model_already_loaded(page, tagged, server) -> None:
+    page.get_by_role("link", name="Tag").click()
+    page.set_input_files("#files", str(EXAMPLES / "white-square-800x800.jpg"))
+    expect(page.locator("#stats")).to_contain_text("Done: 1 tagged, 0 failed", timeout=60_000)
+    expect(page.locator("#results")).to_contain_text("white-square-800x800.jpg: white")
+    uploads = server.root / "data" / "uploads"
+    assert [p.name for p in uploads.glob("*/*")] == ["white-square-800x800.jpg"]

@@ -141,7 +141,7 @@ def test_dropped_files_are_saved_and_tagged(client, probe_only, gui_state, make_
     saved = Path(body["folder"])
     assert saved.parent == gui_state.upload_dir  # the name's path parts were dropped
     assert sorted(p.name for p in saved.iterdir()) == ["drop me.png"]
-    events = _events(client, 0)
+    events = _events(client, body["after"])
     assert events[-1]["tagged"] == 1
     only_text = client.post("/api/upload", files=[("files", ("a.txt", b"x", "text/plain"))])
     assert only_text.status_code == 400

@@ -268,7 +268,14 @@ async def _upload(request: Request, state: GuiState, runs: TagRuns) -> Response:
         run_id = runs.start(str(folder), recursive=False)
     except RunRefused as exc:
         return _json_error(str(exc), 409)
-    return JSONResponse({"run": run_id, "folder": str(folder), "files": saved})
+    return JSONResponse(
+        {
+            "run": run_id,
+            "after": _first_event_of(runs, run_id),
+            "folder": str(folder),
+            "files": saved,
+        }
+    )
 
 
 def _default_upload_dir() -> Path:
