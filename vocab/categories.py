@@ -1,7 +1,8 @@
 """Categories of the built-in tags: the parents behind hierarchical XMP keywords.
 
-Curated for this project (no WordNet: no packaged copy is available offline here, and its
-hypernyms are too fine for photo keywords: dog -> canine -> carnivore -> placental). Each
+Curated for this project, not taken from WordNet (Debian's wordnet-base has it, but its
+hypernyms are too fine for photo keywords, dog -> canine -> carnivore -> placental, and a
+tag's first sense is often not the photo sense; vocab/README.md). Each
 category lists its children; a category may itself sit under another (``bird`` under
 ``animal``), giving paths such as ``animal|bird|eagle``. Tags of the core lists are placed
 here by hand, the Places365 scenes go under ``place`` unless listed, and the long tail of
