@@ -62,3 +62,23 @@ def test_a_busy_port_is_a_usage_error(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert f"cannot listen on 127.0.0.1:{port}" in " ".join(done.stderr.split())
     assert "pass --port" in done.stderr
+
+
+@pytest.mark.parametrize("missing", ["starlette", "uvicorn"])
+def test_without_the_gui_extra_the_command_says_what_to_install(tmp_path, missing) -> None:
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        "from visual_buffet.cli import main\n"
+        "sys.argv = ['visual-buffet', 'gui', '--no-browser', '--port', '0']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=GuiServer(tmp_path).env,
+    )
+    assert done.returncode == 2
+    assert f"the GUI needs the gui extra ({missing} is not installed)" in done.stderr
+    assert 'pip install "visual-buffet[gui]"' in " ".join(done.stderr.split())

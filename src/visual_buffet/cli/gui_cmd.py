@@ -34,19 +34,20 @@ def gui(
             "the Tag page and those of stored photos are allowed anyway.",
             file_okay=False,
             show_default=False,
+            metavar="DIR",
         ),
     ] = None,
 ) -> None:
     """Open the GUI in the browser: library, search, tagging with live progress, settings.
 
     Prints the address with its access token on stdout (one line); stop with Ctrl-C.
-    Needs the gui extra: pip install "visual-buffet[gui]".
+    Needs the gui extra: pip install "visual-buffet\\[gui]" (docs/gui.md).
     """
     try:
         from visual_buffet.gui.server import ServeError, serve
     except ImportError as exc:
         fail(
-            f"the GUI needs the gui extra ({exc.name} is not installed): "
+            f"the GUI needs the gui extra ({(exc.name or '?').split('.')[0]} is not installed): "
             'pip install "visual-buffet[gui]".'
         )
     config_path = state(ctx).config_path

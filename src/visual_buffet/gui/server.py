@@ -9,6 +9,8 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
+import uvicorn
+
 from visual_buffet.gui.app import GuiState, create_app
 from visual_buffet.gui.security import is_loopback, served_hosts
 
@@ -63,8 +65,6 @@ def serve(
     warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> None:
     """Run the GUI server until Ctrl-C. ``announce`` gets the URL line (stdout)."""
-    import uvicorn
-
     if not is_loopback(host):
         warn(
             f"warning: serving on {host}: other machines on the network can reach this "
