@@ -66,14 +66,13 @@ class Fingerprints:
             except OSError:
                 self.known[key] = None  # the pipeline will record why
                 continue
-            image_id = self.store.image_for_stat(stat)
-            if image_id is None:
+            found = self.store.stat_lookup(stat)
+            if found is None:
                 todo.append((key, stat))
                 continue
-            # Same path, size and mtime: the stored image; its hash is not read again.
-            image = self.store.image(image_id)
-            self.known[key] = Fingerprint(stat, image.content_hash if image else "")
-            self.image_ids[key] = image_id
+            # Same path, size and mtime: the stored image; its bytes are not read again.
+            self.image_ids[key], stored_hash = found
+            self.known[key] = Fingerprint(stat, stored_hash)
         if not todo:
             return
         with ThreadPoolExecutor(max(1, self.workers), thread_name_prefix="vb-hash") as pool:

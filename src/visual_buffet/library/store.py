@@ -186,6 +186,17 @@ class LibraryStore(StoreReader):
             ).fetchone()
         return row[0] if row else None
 
+    def stat_lookup(self, stat: FileStat) -> tuple[int, str] | None:
+        """(image id, content hash) for a path whose size and mtime are unchanged."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT p.image_id, i.content_hash FROM paths AS p "
+                "JOIN images AS i ON i.id = p.image_id "
+                "WHERE p.path = ? AND p.size = ? AND p.mtime_ns = ?",
+                (stat.path, stat.size, stat.mtime_ns),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
     def image_for_hash(self, content_hash: str) -> int | None:
         with self._read() as db:
             row = db.execute(
