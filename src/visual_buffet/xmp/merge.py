@@ -122,13 +122,17 @@ def _sync_field(
     ours = set(added)
     for li, value in items:
         if value in ours and value not in wanted:
-            remove(li_parent(prop), li)
+            remove(_container(prop), li)  # type: ignore[arg-type]
             removed += 1
     items = [(li, v) for li, v in items if not (v in ours and v not in wanted)]
     present = {v.casefold() for _, v in items if v is not None}
     user_had = {v.casefold() for _, v in items if v is not None and v not in ours}
     new_added = [v for v in added if v in wanted and v.casefold() in present]
-    missing = [v for v in wanted if v.casefold() not in present and v not in refused]
+    missing = []
+    for value in wanted:  # one value per spelling, whatever the case ("Dog" and "dog")
+        if value.casefold() not in present and value not in refused:
+            present.add(value.casefold())
+            missing.append(value)
     if missing:
         if prop is None:
             owner = packet.descriptions()[0]
@@ -143,7 +147,6 @@ def _sync_field(
             li.text = value
             insert(container, li, level=level)
             new_added.append(value)
-            present.add(value.casefold())
     if prop is not None and owner is not None and removed and not _items(prop):
         remove(owner, prop)
     added[:] = new_added
@@ -170,11 +173,6 @@ def _container(prop: ET.Element) -> ET.Element:
         if child.tag in CONTAINERS:
             return child
     return ET.SubElement(prop, f"{RDF}Bag")
-
-
-def li_parent(prop: ET.Element | None) -> ET.Element:
-    assert prop is not None
-    return _container(prop)
 
 
 def _items(prop: ET.Element) -> list[tuple[ET.Element, str | None]]:
