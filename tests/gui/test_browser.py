@@ -224,3 +224,25 @@ def test_dropped_photos_are_tagged_by_the_model_already_loaded(page, tagged, ser
     expect(page.locator("#results")).to_contain_text("white-square-800x800.jpg: white")
     uploads = server.root / "data" / "uploads"
     assert [p.name for p in uploads.glob("*/*")] == ["white-square-800x800.jpg"]
+
+
+def test_a_value_outside_the_slider_is_kept_unless_the_slider_moves(page, server) -> None:
+    before = server.config.read_text(encoding="utf-8")
+    server.config.write_text('[plugins.siglip]\nvariant = "demo"\nthreshold = 0.5\n')
+    try:
+        page.get_by_role("button", name="Settings").click()
+        page.get_by_role("link", name="SigLIP").click()
+        expect(page.locator('[data-key="threshold"] .help')).to_contain_text(
+            "The config file says 0.5, outside this slider's 0.001-0.1"
+        )
+        page.get_by_label("Data type").select_option("float32")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("#settings-message")).to_contain_text("Saved dtype")
+        data = tomllib.loads(server.config.read_text(encoding="utf-8"))
+        assert data["plugins"]["siglip"] == {
+            "variant": "demo",
+            "threshold": 0.5,
+            "dtype": "float32",
+        }
+    finally:
+        server.config.write_text(before, encoding="utf-8")

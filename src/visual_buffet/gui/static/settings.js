@@ -59,25 +59,34 @@ export async function settingsPage(pluginName) {
 function settingControl(s, loaded) {
   const id = `setting-${s.key}`;
   const helpId = `${id}-help`;
-  loaded[s.key] = s.value;
   let control;
+  let input;
+  let note = "";
   const common = { id, name: id, "aria-describedby": helpId };
   if (s.widget === "select") {
-    control = h("select", common, s.choices.map((c) => h("option", { value: c, selected: c === s.value, text: c })));
+    control = input = h("select", common,
+      s.choices.map((c) => h("option", { value: c, selected: c === s.value, text: c })));
   } else if (s.widget === "range") {
-    const out = h("output", { for: id, id: `${id}-value`, text: s.value });
-    const input = h("input", { ...common, type: "range", min: s.min, max: s.max, step: s.step, value: s.value });
+    input = h("input", { ...common, type: "range", min: s.min, max: s.max, step: s.step, value: s.value });
+    const out = h("output", { for: id, id: `${id}-value`, text: input.value });
     input.addEventListener("input", () => { out.textContent = input.value; });
     control = h("span", { class: "control" }, input, out);
+    if (input.value !== s.value) {
+      // A valid value outside the slider's useful range: shown, kept unless moved.
+      note = ` The config file says ${s.value}, outside this slider's ${s.min}-${s.max}; it is kept unless you move the slider.`;
+    }
   } else if (s.widget === "number") {
-    control = h("input", { ...common, type: "number", min: s.min ?? null, max: s.max ?? null,
+    control = input = h("input", { ...common, type: "number", min: s.min ?? null, max: s.max ?? null,
       step: s.step, value: s.value });
   } else {
-    control = h("input", { ...common, type: "text", value: s.value, placeholder: s.default ? `default: ${s.default}` : "not set" });
+    control = input = h("input", { ...common, type: "text", value: s.value,
+      placeholder: s.default ? `default: ${s.default}` : "not set" });
   }
+  // What Save compares with: the control's own value (a browser clamps a range input).
+  loaded[s.key] = input.value;
   return h("div", { class: "setting", "data-key": s.key },
     h("label", { for: id, text: s.label }),
     control.tagName === "SPAN" ? control : h("span", { class: "control" }, control),
     h("small", { class: "help", id: helpId, text: `${s.help} Allowed: ${s.allowed}. ` +
-      `(${s.source === "default" ? "default" : "set in the config file"})` }));
+      `(${s.source === "default" ? "default" : "set in the config file"})${note}` }));
 }
