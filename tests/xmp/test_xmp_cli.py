@@ -366,3 +366,19 @@ def test_a_keyword_the_user_deleted_is_not_added_again(
     assert read["Deleted"] == {"Subject": ["light"]}  # recorded, so later runs respect it
     assert cli("xmp", "remove", image).exit_code == 0
     assert not sidecar.exists()  # nothing of the user's was left: the file we made is gone
+
+
+def test_tag_xmp_in_a_read_only_folder_tags_everything_and_names_each_sidecar(
+    cli: Callable, test_plugins: object, make_image: Callable, tmp_path: Path
+) -> None:
+    locked = make_image("x.jpg", folder=tmp_path / "locked")
+    fine = make_image("z.jpg", folder=tmp_path / "open")
+    out = tmp_path / "out.jsonl"
+    with _read_only(tmp_path / "locked"):
+        result = cli("tag", locked, fine, "--plugin", "probe", "--xmp", "-o", out)
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert f"{locked}.xmp: cannot write the sidecar" in text
+    assert "1 XMP sidecar(s) written, 1 could not be written." in text
+    assert [json.loads(line)["error"] for line in out.read_text().splitlines()] == [None, None]
+    assert exiftool_read(Path(f"{fine}.xmp"))["Subject"] == PROBE_TAGS
