@@ -137,3 +137,32 @@ def test_float16_would_move_siglip_scores_by_more_than_1e5() -> None:
     half = views.astype(np.float16).astype(np.float32)
     error = float(np.abs(probabilities(half, text, scale, bias) - exact).max())
     assert error > 1e-5, error
+
+
+def test_a_store_that_cannot_be_written_stops_the_run_with_one_message(
+    cli, test_plugins, tmp_path, monkeypatch
+) -> None:
+    """A full disk mid-run: one message naming the store, exit 1, what finished is kept."""
+    from visual_buffet.library.store import LibraryStore
+
+    photos = write_photos(tmp_path / "photos", 4)
+    real = LibraryStore._put
+    calls = []
+
+    def full_after_two(self, db, item):  # type: ignore[no-untyped-def]
+        calls.append(item)
+        if len(calls) > 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, db, item)
+
+    monkeypatch.setattr(LibraryStore, "_put", full_after_two)
+    result = cli("tag", *photos, "-p", "probe", "-f", "jsonl")
+    assert result.exit_code == 1, result.output
+    message = " ".join(result.stderr.split())
+    assert message.count("database or disk is full") == 1
+    assert str(store_path(tmp_path)) in message and "--no-library" in message
+    assert "probe failed" not in message  # not mistaken for the plugin's failure
+    assert len(result.stdout.splitlines()) == 2  # records follow the store: 2 committed
+    monkeypatch.setattr(LibraryStore, "_put", real)
+    with open_library(store_path(tmp_path)) as store:
+        assert store.count_images() == 2
