@@ -109,9 +109,10 @@ def library_routes(state: GuiState) -> list[Route]:
                 return _error(f"{raw}: no such file.", 404)
             except ImageLoadError as exc:
                 return _error(str(exc), 415)
-            # Keyed by content (size, mtime): the browser may keep it for a while.
+            # The URL names the photo, not its version: the browser revalidates (ETag, 304)
+            # so an edited photo's new rendition shows.
             return FileResponse(
-                cached, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"}
+                cached, media_type="image/jpeg", headers={"cache-control": "private, no-cache"}
             )
 
         return serve
