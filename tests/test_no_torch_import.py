@@ -56,6 +56,9 @@ COMMANDS = [
     ["config", "get", "plugins.siglip.model"],
     ["config", "show"],
     ["config", "unset", "plugins.siglip.threshold"],
+    ["library", "--help"],
+    ["library", "path"],
+    ["library", "stats", "--json"],
 ]
 
 
