@@ -247,7 +247,7 @@ async def _upload(request: Request, state: GuiState, runs: TagRuns) -> Response:
         chunks.append(chunk)
     request._body = b"".join(chunks)  # form() parses the bytes already read
     form = await request.form(max_files=10_000)
-    from visual_buffet.scan import IMAGE_SUFFIXES
+    from visual_buffet.images import IMAGE_SUFFIXES
 
     base = state.upload_dir or _default_upload_dir()
     folder = base / time.strftime("%Y%m%d-%H%M%S")
@@ -279,7 +279,7 @@ async def _upload(request: Request, state: GuiState, runs: TagRuns) -> Response:
 
 
 def _default_upload_dir() -> Path:
-    from visual_buffet import paths
+    """Dropped photos are kept (the library refers to them): in the data dir, not a cache."""
+    from visual_buffet.paths import data_dir
 
-    data_dir = getattr(paths, "data_dir", None)
-    return data_dir("uploads") if data_dir is not None else paths.cache_dir("uploads")
+    return data_dir("uploads")
