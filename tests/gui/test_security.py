@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from tests.gui.conftest import BASE
@@ -103,3 +104,10 @@ def test_static_files_do_not_escape_their_folder(client: TestClient) -> None:
         response = client.get(path)
         assert response.status_code == 404, path
         assert "def create_app" not in response.text
+
+
+def test_websocket_connections_are_refused(client: TestClient) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/api/tag/events"):
+        pass
