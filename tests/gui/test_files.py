@@ -48,6 +48,8 @@ def test_http_file_requests_stay_inside_chosen_folders(client: TestClient, gui_s
     gui_state.gate.add_root(chosen)
     ok = client.get("/api/thumb", params={"path": str(chosen / "in.png")})
     assert ok.status_code == 200 and ok.headers["content-type"] == "image/jpeg"
+    again = client.get("/api/thumb", params={"path": str(chosen / "in.png")})
+    assert again.content == ok.content and gui_state.renditions.decoded == 1  # served from cache
     for raw in (
         str(chosen / ".." / "secret.png"),
         str(chosen.parent / "secret.png"),
