@@ -17,8 +17,26 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-TARGET_ROWS = ("1", "1x", "3", "4b", "5b", "5x", "6a", "6b")
-ALL_ROWS = ("1", "1x", "2", "3", "4a", "4b", "5a", "5b", "5x", "6a", "6b", "x1", "x2", "x3")
+TARGET_ROWS = ("1", "1x", "3", "4b", "5b", "5x", "6a", "6b", "7a", "7b", "7c")
+ALL_ROWS = (
+    "1",
+    "1x",
+    "2",
+    "3",
+    "4a",
+    "4b",
+    "5a",
+    "5b",
+    "5x",
+    "6a",
+    "6b",
+    "x1",
+    "x2",
+    "x3",
+    "7a",
+    "7b",
+    "7c",
+)
 
 
 def _table_rows(markdown: str) -> dict[str, list[str]]:
@@ -87,6 +105,20 @@ def test_quick_run_writes_markdown_and_json(quick_run):
     assert [row["key"] for row in results["rows"]] == list(ALL_ROWS)
     assert [row["batch"] for row in results["batch_sweep"]] == [1, 4, 8, 16]
     assert results["targets"]["size"] == "tiny"
+
+
+@pytest.mark.slow
+def test_quick_run_measures_the_library_rows(quick_run):
+    """Rows 7a-7c: a rerun from the store, a retag with new labels, a search (their raw
+    figures in bench.json)."""
+    table, out = quick_run
+    rows = _table_rows(table)
+    assert "every record `tags_from: store`" in rows["7a"][2]
+    assert re.search(r"= [\d.]+% of tagging, of which the text tower", rows["7b"][2])
+    assert re.search(r"[\d.]+ s a query .* peak RSS [\d.]+ GB", rows["7c"][2])
+    library = json.loads((out / "bench.json").read_text(encoding="utf-8"))["library"]
+    assert library["rerun"]["rerun_s"] > 0 and library["retag"]["images"] == 200
+    assert library["search"]["images"] == 2000 and len(library["search"]["warm_query_s"]) == 4
 
 
 def test_warm_start_is_the_fastest_of_its_repeats(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -145,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from visual_buffet_siglip.bench.xmp_rows import sidecar_rows
 
         bench.extra_rows += sidecar_rows(work, 200 if args.quick_run else 2000)
+        # The library store: rerun, retag, search (rows 7a-7c) on the first size
+        from visual_buffet_siglip.bench.library_rows import library_rows
+
+        bench.extra_rows += library_rows(bench, first)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

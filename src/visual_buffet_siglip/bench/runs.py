@@ -158,7 +158,11 @@ def tag_args(
     model: Path | None,
     vocabulary: Path | None,
     variant: str | None = None,
+    library: Path | None = None,
 ) -> list[str]:
+    """``tag`` arguments. Without ``library`` the run keeps nothing (``--no-library``): the
+    benchmark tags copies of the same photos again and again, which a library store would
+    recognise by their content and emit without running the model."""
     args = [
         "tag",
         *map(str, files),
@@ -168,6 +172,7 @@ def tag_args(
         quality,
         "--format",
         "jsonl",
+        *(["--library", str(library)] if library is not None else ["--no-library"]),
     ]
     if model is not None:
         args += ["--set", f"model={model}"]

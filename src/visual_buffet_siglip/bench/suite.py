@@ -79,6 +79,7 @@ class Bench:
         self.env = {
             **os.environ,
             "VISUAL_BUFFET_CONFIG": str(work / "config.toml"),
+            "VISUAL_BUFFET_DATA_DIR": str(work / "data"),  # never the user's library store
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_VERBOSITY": "error",
         }
