@@ -157,3 +157,24 @@ def test_a_run_can_write_xmp_sidecars_and_the_photo_shows_them(client, probe_onl
     shown = client.get("/api/photo", params={"path": str(photo)}).json()["sidecar"]
     assert shown["path"] == str(sidecar)
     assert "probe" in shown["keywords"]
+
+
+def test_new_settings_load_a_new_plugin_and_free_the_old_one(
+    client, probe_only, make_image, probe_log
+) -> None:
+    root = make_image("seed.png").parent.parent
+    one, two = root / "one", root / "two"
+    make_image("a.png", (10, 10, 10), folder=one)
+    make_image("b.png", (200, 10, 10), folder=two)
+    _events(client, _start(client, one)["after"])
+    saved = client.post("/api/settings/probe", json={"values": {"label": "renamed"}})
+    assert saved.status_code == 200
+    # Reading the config (the Tag page's status, a search) frees nothing.
+    assert client.get("/api/tag/status").status_code == 200
+    assert (probe_log().count("init"), probe_log().count("close")) == (1, 0)
+    events = _events(client, _start(client, two)["after"])
+    assert events[-1]["tagged"] == 1
+    assert (probe_log().count("init"), probe_log().count("close")) == (2, 1)
+    library = client.get("/api/library").json()["items"]
+    labels = {Path(i["path"]).name: i["tags"][0]["label"] for i in library}
+    assert labels == {"a.png": "probe", "b.png": "renamed"}

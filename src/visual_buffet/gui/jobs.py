@@ -171,20 +171,26 @@ class TagRuns:
         return job.instance, self.finished
 
     def _keep_warm(self, job: Any) -> None:
-        """Construct the job's plugin (not loaded: its first use loads it) and keep it."""
+        """Construct the job's plugin (not loaded: its first use loads it) and keep it in
+        place of one held for other settings (closed: the settings changed since), unless
+        a run is using that one; then the new plugin serves this use only."""
         job.instance = job.plugin_class(job.settings)
+        held = self._warm.get(job.name)
+        if held is not None:
+            run_elsewhere = self.running and threading.current_thread() is not self._thread
+            if run_elsewhere:  # the run in progress may be using the held one
+                return
+            held[1].close()
         self._warm[job.name] = (_settings_key(job.plain), job.instance)
 
     def _warm_plugin(self, name: str, plain: dict[str, Any]) -> Plugin | None:
-        """The plugin loaded by an earlier run with the same settings, if any."""
-        key = _settings_key(plain)
+        """The plugin kept from an earlier run or search with the same settings, if any.
+
+        A lookup only: a plugin held for other settings may be in use by the run in
+        progress; :meth:`_keep_warm` replaces it when no run is.
+        """
         held = self._warm.get(name)
-        if held is not None and held[0] == key:
-            return held[1]
-        if held is not None:  # settings changed since: free the old model
-            held[1].close()
-            del self._warm[name]
-        return None
+        return held[1] if held is not None and held[0] == _settings_key(plain) else None
 
     # -- the run -----------------------------------------------------------------------------
     def _emit(self, event: Event) -> None:
