@@ -58,6 +58,7 @@ class TagRuns:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._warm: dict[str, tuple[tuple, Plugin]] = {}  # name -> (settings key, plugin)
+        self._warm_lock = threading.Lock()
 
     # -- starting ----------------------------------------------------------------------------
     def start(self, folder: str, *, recursive: bool = True, xmp: bool | None = None) -> int:
@@ -175,13 +176,14 @@ class TagRuns:
         place of one held for other settings (closed: the settings changed since), unless
         a run is using that one; then the new plugin serves this use only."""
         job.instance = job.plugin_class(job.settings)
-        held = self._warm.get(job.name)
-        if held is not None:
-            run_elsewhere = self.running and threading.current_thread() is not self._thread
-            if run_elsewhere:  # the run in progress may be using the held one
-                return
-            held[1].close()
-        self._warm[job.name] = (_settings_key(job.plain), job.instance)
+        with self._warm_lock:  # a search (request thread) and a run (its thread) may race
+            held = self._warm.get(job.name)
+            if held is not None:
+                run_elsewhere = self.running and threading.current_thread() is not self._thread
+                if run_elsewhere:  # the run in progress may be using the held one
+                    return
+                held[1].close()
+            self._warm[job.name] = (_settings_key(job.plain), job.instance)
 
     def _warm_plugin(self, name: str, plain: dict[str, Any]) -> Plugin | None:
         """The plugin kept from an earlier run or search with the same settings, if any.
