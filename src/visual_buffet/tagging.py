@@ -347,7 +347,7 @@ class TaggingRun:
         if plan is not None and session is not None:
             if plan.rescore:
                 used.append(True)  # re-scoring may load what it needs (text embeddings)
-            for _, record in plan.stored:
+            for record in session.stored(plan.stored):
                 self._emit(record)
             failed: list[Path] = []
 
@@ -360,6 +360,7 @@ class TaggingRun:
 
             for record in session.rescored(plan.rescore, job.plain, rescore_failed):
                 self._emit(record)
+            failed.extend(session.vanished)
             if failed and not load(failed):
                 failed = []
             to_run = [*failed, *to_run]

@@ -25,7 +25,7 @@ from typing import Any
 
 from visual_buffet.library.fingerprint import FileStat, Fingerprint, content_hash
 from visual_buffet.library.reading import StoredEmbeddings
-from visual_buffet.library.store import LibraryStore, ResultItem
+from visual_buffet.library.store import LibraryStore, ResultItem, identity_digest
 from visual_buffet.output import success_record
 from visual_buffet.plugin_api import ImageTags, Plugin, PluginError
 
@@ -37,10 +37,14 @@ RESCORE_BATCH = 256
 
 @dataclass
 class Plan:
-    """The files of one plugin's run, sorted by where their tags will come from."""
+    """The files of one plugin's run, sorted by where their tags will come from.
 
-    stored: list[tuple[Path, Record]] = field(default_factory=list)
-    rescore: list[tuple[Path, StoredEmbeddings]] = field(default_factory=list)
+    ``stored`` and ``rescore`` hold (path, image id) only: records and embeddings are read
+    as they are emitted, so planning a million stored photos takes little memory.
+    """
+
+    stored: list[tuple[Path, int]] = field(default_factory=list)
+    rescore: list[tuple[Path, int]] = field(default_factory=list)
     run: list[Path] = field(default_factory=list)
 
 
@@ -137,6 +141,10 @@ class PluginSession:
         self.fingerprints = fingerprints
         self.force = force
         self._write_ids: tuple[Any, Any] | None = None
+        self._result_digest = ""
+        self.vanished: list[Path] = []
+        """Planned from the store but gone when read (``library forget`` meanwhile)."""
+        self._embedding_digest = ""
 
     def identities(self) -> tuple[Any, Any]:
         """(result identity, embedding identity or None) as the store keys them."""
@@ -151,26 +159,35 @@ class PluginSession:
         except PluginError:  # e.g. a bad vocabulary file: loading will report it
             plan.run = list(files)
             return plan
+        self._result_digest = identity_digest(result_id)[0]
+        embedding_digest = identity_digest(embedding_id)[0] if embedding_id else None
         for path in files:
             image_id = self.fingerprints.image_ids.get(str(path))
             if image_id is None or self.force:
                 plan.run.append(path)
-                continue
-            record = self.store.stored_result(image_id, self.name, result_id)
-            if record is not None:
-                plan.stored.append((path, {**record, "file": str(path), "tags_from": "store"}))
-                continue
-            if embedding_id is not None:
-                stored = self.store.stored_embeddings(image_id, self.name, embedding_id)
-                if stored is not None:
-                    plan.rescore.append((path, stored))
-                    continue
-            plan.run.append(path)
+            elif self.store.has("results", image_id, self.name, self._result_digest):
+                plan.stored.append((path, image_id))
+            elif embedding_digest and self.store.has(
+                "embeddings", image_id, self.name, embedding_digest
+            ):
+                self._embedding_digest = embedding_digest
+                plan.rescore.append((path, image_id))
+            else:
+                plan.run.append(path)
         return plan
+
+    def stored(self, items: Sequence[tuple[Path, int]]) -> Iterator[Record]:
+        """The stored records of planned images, read one at a time, as they were stored."""
+        for path, image_id in items:
+            record = self.store.stored_result(image_id, self.name, self._result_digest)
+            if record is None:  # forgotten by another process meanwhile: tag it again
+                self.vanished.append(path)
+                continue
+            yield {**record, "file": str(path), "tags_from": "store"}
 
     def rescored(
         self,
-        items: Sequence[tuple[Path, StoredEmbeddings]],
+        items: Sequence[tuple[Path, int]],
         settings: dict[str, Any],
         on_failure: Callable[[list[Path], Exception], None],
     ) -> Iterator[Record]:
@@ -183,8 +200,16 @@ class PluginSession:
             return
         result_id, _ = self.identities()
         for start in range(0, len(items), RESCORE_BATCH):
-            batch = items[start : start + RESCORE_BATCH]
             began = time.perf_counter()
+            batch = []  # (path, StoredEmbeddings), read a batch at a time
+            for path, image_id in items[start : start + RESCORE_BATCH]:
+                found = self.store.stored_embeddings(image_id, self.name, self._embedding_digest)
+                if found is None:  # forgotten by another process meanwhile: tag it again
+                    self.vanished.append(path)
+                else:
+                    batch.append((path, found))
+            if not batch:
+                continue
             try:
                 results = self.plugin.rescore([stored.embeddings for _, stored in batch])
                 if len(results) != len(batch):

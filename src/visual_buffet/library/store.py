@@ -205,14 +205,26 @@ class LibraryStore(StoreReader):
         return row[0] if row else None
 
     def stored_result(self, image_id: int, plugin: str, identity: Any) -> dict[str, Any] | None:
-        """The record stored for this image, plugin and result identity, or None."""
-        digest, _ = identity_digest(identity)
+        """The record stored for this image, plugin and result identity (or its digest)."""
+        digest = identity if isinstance(identity, str) else identity_digest(identity)[0]
         with self._read() as db:
             row = db.execute(
                 "SELECT record FROM results WHERE image_id = ? AND plugin = ? AND identity = ?",
                 (image_id, plugin, digest),
             ).fetchone()
         return json.loads(row[0]) if row else None
+
+    def has(self, table: str, image_id: int, plugin: str, digest: str) -> bool:
+        """Whether ``results`` or ``embeddings`` holds a row for this image, plugin and
+        identity digest (without reading it: a run plans a million images this way)."""
+        if table not in ("results", "embeddings"):
+            raise ValueError(table)
+        with self._read() as db:
+            row = db.execute(
+                f"SELECT 1 FROM {table} WHERE image_id = ? AND plugin = ? AND identity = ?",
+                (image_id, plugin, digest),
+            ).fetchone()
+        return row is not None
 
     # -- writes --------------------------------------------------------------------------------
     def put_result(self, item: ResultItem) -> int:
