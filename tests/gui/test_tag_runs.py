@@ -178,3 +178,18 @@ def test_new_settings_load_a_new_plugin_and_free_the_old_one(
     library = client.get("/api/library").json()["items"]
     labels = {Path(i["path"]).name: i["tags"][0]["label"] for i in library}
     assert labels == {"a.png": "probe", "b.png": "renamed"}
+
+
+def test_one_run_at_a_time(client, probe_only, make_image, config_file: Path) -> None:
+    with config_file.open("a", encoding="utf-8") as handle:
+        handle.write("sleep_ms = 200\nbatch = 1\n")
+    for i in range(4):
+        folder = make_image(f"w{i}.png", (i, 50, 50)).parent
+    started = _start(client, folder)
+    again = client.post("/api/tag", json={"folder": str(folder)})
+    assert again.status_code == 409
+    assert "a run is in progress" in again.json()["error"]
+    status = client.get("/api/tag/status").json()
+    assert (status["running"], status["after"]) == (True, started["after"])
+    assert client.post("/api/tag/cancel").json() == {"cancelled": True}
+    assert _events(client, started["after"])[-1]["cancelled"] is True

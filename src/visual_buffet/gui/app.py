@@ -90,12 +90,12 @@ def create_app(
         return HTMLResponse(html, headers={"cache-control": "no-store"})
 
     async def plugins_list(request: Request) -> Response:
-        return JSONResponse({"plugins": panels.plugin_list()})
+        return JSONResponse({"plugins": await asyncio.to_thread(panels.plugin_list)})
 
     async def settings_get(request: Request) -> Response:
         name = request.path_params["plugin"]
         try:
-            return JSONResponse(panels.panel(name, state.config_path))
+            return JSONResponse(await asyncio.to_thread(panels.panel, name, state.config_path))
         except KeyError:
             return _json_error(f"no plugin named {name!r} is installed.", 404)
 
@@ -106,7 +106,7 @@ def create_app(
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
             return _json_error('expected {"values": {"setting": "text", ...}}.')
         try:
-            written = panels.save(name, values, state.config_path)
+            written = await asyncio.to_thread(panels.save, name, values, state.config_path)
         except ConfigError as exc:
             return _json_error(str(exc))
         return JSONResponse({"saved": written, "config_path": str(state.config_path)})
@@ -116,24 +116,32 @@ def create_app(
         body = body if isinstance(body, dict) else {}
         xmp = body.get("xmp")
         try:
-            run_id = runs.start(
+            # Off the event loop: a big folder takes a while to scan.
+            run_id = await asyncio.to_thread(
+                runs.start,
                 str(body.get("folder", "")),
                 recursive=bool(body.get("recursive", True)),
                 xmp=xmp if isinstance(xmp, bool) else None,
             )
         except RunRefused as exc:
-            return _json_error(str(exc), 409 if runs.running else 400)
-        return JSONResponse({"run": run_id, "after": _first_event_of(runs, run_id)})
+            return _json_error(str(exc), 409 if exc.busy else 400)
+        after = await asyncio.to_thread(_first_event_of, runs, run_id)
+        return JSONResponse({"run": run_id, "after": after})
 
     async def tag_cancel(request: Request) -> Response:
         return JSONResponse({"cancelled": runs.cancel()})
 
     async def tag_status(request: Request) -> Response:
         # A page opened during a run follows it from its first event (not older runs').
-        after = _first_event_of(runs, runs.run_id) if runs.running else len(runs.events)
+        running = runs.running
+        after = (
+            await asyncio.to_thread(_first_event_of, runs, runs.run_id)
+            if running
+            else len(runs.events)
+        )
         return JSONResponse(
             {
-                "running": runs.running,
+                "running": running,
                 "run": runs.run_id,
                 "after": after,
                 "xmp": await asyncio.to_thread(runs.xmp_default),
@@ -265,13 +273,13 @@ async def _upload(request: Request, state: GuiState, runs: TagRuns) -> Response:
     if not saved:
         return _json_error("none of the dropped files is an image this tool reads.")
     try:
-        run_id = runs.start(str(folder), recursive=False)
+        run_id = await asyncio.to_thread(runs.start, str(folder), recursive=False)
     except RunRefused as exc:
-        return _json_error(str(exc), 409)
+        return _json_error(str(exc), 409 if exc.busy else 400)
     return JSONResponse(
         {
             "run": run_id,
-            "after": _first_event_of(runs, run_id),
+            "after": await asyncio.to_thread(_first_event_of, runs, run_id),
             "folder": str(folder),
             "files": saved,
         }

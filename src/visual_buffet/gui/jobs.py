@@ -28,7 +28,12 @@ Event = dict[str, Any]
 
 
 class RunRefused(ValueError):
-    """A run could not start (a bad folder, no images, a bad setting); the message says why."""
+    """A run could not start (a bad folder, no images, a bad setting); the message says why.
+    ``busy``: because another run is in progress."""
+
+    def __init__(self, message: str, *, busy: bool = False) -> None:
+        super().__init__(message)
+        self.busy = busy
 
 
 class TagRuns:
@@ -86,7 +91,9 @@ class TagRuns:
             raise RunRefused(f"no images found in {path}{hint}.")
         with self._lock:
             if self.running:
-                raise RunRefused("a run is in progress; cancel it or wait for it to end.")
+                raise RunRefused(
+                    "a run is in progress; cancel it or wait for it to end.", busy=True
+                )
             self.running = True
             self.run_id += 1
             self._cancel = threading.Event()
