@@ -108,3 +108,34 @@ def test_demo_model_writes_hierarchical_keywords(cli: Callable, tmp_path: Path) 
     assert tool["Subject"] == labels
     assert "HierarchicalSubject" not in tool
     assert tool["TagsList"] == [p.replace("|", "/") for p in paths]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_builtin_vocabulary_categories_reach_the_sidecar(
+    cli: Callable, tmp_path: Path, make_image: Callable
+) -> None:
+    """A tiny random checkpoint scores the built-in tags; their categories become paths."""
+    import math
+
+    from visual_buffet_siglip.synthetic import build_checkpoint
+
+    model = build_checkpoint(
+        tmp_path / "tiny", "v1", "tiny", seed=1, logit_scale=math.log(10.0), logit_bias=0.0
+    )
+    image = make_image("Photo.PNG", (40, 160, 60))
+    result = cli(
+        *("tag", image, "--plugin", "siglip", "--set", f"siglip.model={model}"),
+        *("--set", "max_candidates=60", "--threshold", "0", "--limit", "30", "--xmp"),
+        *("-f", "jsonl"),
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.splitlines()[0])
+    builtin = builtin_vocabulary()
+    assert len(record["tags"]) == 30
+    for tag in record["tags"]:
+        assert tuple(tag.get("parents", ())) == builtin.parents.get(tag["label"], ())
+    assert sum(bool(tag.get("parents")) for tag in record["tags"]) >= 20
+    paths = ["|".join([*tag.get("parents", ()), tag["label"]]) for tag in record["tags"]]
+    sidecar = image.with_name("Photo.PNG.xmp")
+    assert exiftool_read(sidecar)["HierarchicalSubject"] == paths
+    assert exiv2_read(sidecar)["Xmp.lr.hierarchicalSubject"] == paths
