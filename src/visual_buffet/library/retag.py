@@ -176,7 +176,12 @@ class Retag:
     def keys(self) -> StoreKeys:
         """The store's result and embedding keys for the plugin's current settings."""
         if self._keys is None:
-            self._keys = store_keys(self.store, self.plugin, self.use_previews)
+            from visual_buffet.plugin_api import PluginError
+
+            try:
+                self._keys = store_keys(self.store, self.plugin, self.use_previews)
+            except PluginError as exc:  # a model or vocabulary the settings name is missing
+                raise RetagError(str(exc)) from None
         return self._keys
 
     def select(self) -> tuple[list[Selected], list[str]]:

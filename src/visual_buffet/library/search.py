@@ -104,7 +104,12 @@ class LibrarySearch:
     def matrix(self) -> EmbeddingMatrix:
         """The stored embeddings (read once); :class:`SearchError` when there are none."""
         if self._matrix is None:
-            self._matrix = load_matrix(self.store, self.plugin, self.use_previews)
+            from visual_buffet.plugin_api import PluginError
+
+            try:
+                self._matrix = load_matrix(self.store, self.plugin, self.use_previews)
+            except PluginError as exc:  # the settings name a model that cannot be found
+                raise SearchError(str(exc)) from None
         return self._matrix
 
     # -- queries --------------------------------------------------------------------------
