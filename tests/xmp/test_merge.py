@@ -60,3 +60,20 @@ def test_an_array_written_as_an_attribute_becomes_a_bag(tmp_path: Path) -> None:
     path = _save(packet, tmp_path)
     assert exiftool_read(path)["Subject"] == ["mine", "dog"]
     assert exiv2_read(path)["Xmp.dc.subject"] == ["mine", "dog"]
+
+
+def test_new_fields_use_the_arrays_their_owners_use(tmp_path: Path) -> None:
+    """dc:subject and lr:hierarchicalSubject are Bags; digiKam (and exiftool) write a Seq."""
+    import pytest
+
+    exiv2 = pytest.importorskip("exiv2", reason="the exiv2 binding (dev extra) is not installed")
+    packet = XmpPacket()
+    apply_run(
+        packet, _run("a.jpg", "s", RunTag("dog", 0.9, ("animal",))), KeywordOptions(), created=True
+    )
+    image = exiv2.ImageFactory.open(str(_save(packet, tmp_path)))
+    image.readMetadata()
+    types = {d.key(): d.typeName() for d in image.xmpData()}
+    assert types["Xmp.dc.subject"] == "XmpBag"
+    assert types["Xmp.lr.hierarchicalSubject"] == "XmpBag"
+    assert types["Xmp.digiKam.TagsList"] == "XmpSeq"

@@ -29,6 +29,7 @@ from visual_buffet.xmp.packet import (
 from visual_buffet.xmp.record import (
     FIELDS,
     SUBJECT,
+    TAGS_LIST,
     VB_NS,
     KeywordOptions,
     Run,
@@ -36,6 +37,10 @@ from visual_buffet.xmp.record import (
     put_state,
     take_state,
 )
+
+#: The array a new keyword field is written as, as its owners write it (digiKam and
+#: exiftool write TagsList as a Seq); an existing field keeps the container it has.
+CONTAINER_OF = {TAGS_LIST: f"{RDF}Seq"}
 
 
 @dataclass
@@ -138,7 +143,7 @@ def _sync_field(
             owner = packet.descriptions()[0]
             packet.declare(owner, _uri(name))
             prop = ET.Element(name)
-            ET.SubElement(prop, f"{RDF}Bag")
+            ET.SubElement(prop, CONTAINER_OF.get(name, f"{RDF}Bag"))
             insert(owner, prop, level=packet.property_level)
         container = _container(prop)
         level = packet.property_level + 2
