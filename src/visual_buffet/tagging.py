@@ -21,102 +21,27 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from visual_buffet.output import ResultWriter, error_record
 from visual_buffet.plugin_api import Plugin, PluginError
+from visual_buffet.tagging_types import (
+    CHUNK_FILES,
+    TAGS_FROM,
+    Phase,
+    PluginJob,
+    PluginLoadFailed,
+    Record,
+    RunProgress,
+    RunSummary,
+    TaggingCancelled,
+    plugin_jobs,
+)
 
 if TYPE_CHECKING:
     from visual_buffet.library.resume import Fingerprints, Plan, PluginSession
     from visual_buffet.library.store import LibraryStore
-
-Record = dict[str, Any]
-Phase = Literal["checking", "loading", "tagging", "done"]
-TAGS_FROM = ("model", "store", "embeddings")
-"""Where a record's tags came from: a forward pass, the stored record, stored embeddings."""
-
-
-@dataclass
-class PluginJob:
-    """One plugin of a run, with its resolved settings.
-
-    Attributes:
-        name: The plugin name (entry-point name).
-        plugin_class: The class to construct when ``instance`` is not given.
-        settings: Typed setting values, as the plugin's constructor takes them.
-        plain: The same values as JSON-able plain values (they go into every record).
-        instance: An already-constructed (and possibly already-loaded) plugin to reuse, e.g. a
-            GUI that keeps its model warm between runs. The run neither loads it twice (a
-            plugin's ``load()`` must be idempotent) nor closes it: its owner does.
-    """
-
-    name: str
-    plugin_class: type[Plugin]
-    settings: dict[str, Any]
-    plain: dict[str, Any]
-    instance: Plugin | None = None
-
-
-@dataclass(frozen=True)
-class RunProgress:
-    """What a progress callback receives: after each record, and when the phase changes.
-
-    ``record`` is the record just written (None for a phase change). ``done`` counts records
-    (one per image and plugin) out of ``total``; ``errors`` the error records among them.
-    """
-
-    phase: Phase
-    plugin: str
-    done: int
-    total: int
-    errors: int
-    record: Record | None = None
-
-
-@dataclass
-class RunSummary:
-    """Counts of a finished (or cancelled) run; :meth:`as_dict` is the writers' summary."""
-
-    images: int
-    tagged: int = 0
-    failed: int = 0
-    load_failures: int = 0
-    plugins: int = 0
-    cancelled: bool = False
-    elapsed_s: float = 0.0
-    tags_from: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TAGS_FROM, 0))
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "images": self.images,
-            "tagged": self.tagged,
-            "failed": self.failed,
-            "tags_from": dict(self.tags_from),
-            **self.extra,
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
-
-    @property
-    def nothing_could_run(self) -> bool:
-        """Every plugin failed to load (a usage/configuration error, exit code 2)."""
-        return self.plugins > 0 and self.load_failures == self.plugins
-
-
-class PluginLoadFailed(Exception):
-    """The only plugin of a run could not load; nothing was tagged. ``str()`` says why."""
-
-    def __init__(self, name: str, error: PluginError) -> None:
-        super().__init__(str(error))
-        self.name = name
-        self.error = error
-
-
-class TaggingCancelled(BaseException):
-    """Raised inside the run when its cancel event is set (a BaseException, like Ctrl-C, so
-    the pipeline does not mistake it for a plugin failure)."""
 
 
 class TaggingRun:
@@ -305,84 +230,115 @@ class TaggingRun:
                 plugin.close()
 
     def _tag_with(self, job: PluginJob, plugin: Plugin, used: list[bool]) -> None:
-        """Stored records, re-scored ones, then the model for the rest (loaded only then).
+        """Per chunk of files: stored records, re-scored ones, then the model for the rest.
 
-        When the model is needed it is loaded before any stored record is emitted: a plugin
-        that cannot load stops the run before it writes anything (exit 2). ``used`` gets an
-        item once the plugin has loaded or re-scored (it then needs ``close()``).
+        With a store the files go in chunks of :data:`CHUNK_FILES`, so a first run over a
+        million photos starts tagging after hashing one chunk, not all of them. The plugin
+        is loaded when a chunk first needs the model, before that chunk's stored records
+        are emitted: a plugin that cannot load stops a run that wrote nothing (exit 2).
+        ``used`` gets an item once the plugin has loaded or re-scored (it needs ``close()``).
         """
-        from visual_buffet.pipeline import PluginRunError, default_workers, run_plugin
-
-        session, plan = self._plan(job, plugin) if self.library is not None else (None, None)
-        to_run = list(self.files) if plan is None else plan.run
-        loaded = False
+        session = self._session(job, plugin) if self.library is not None else None
+        step = CHUNK_FILES if session is not None else max(1, len(self.files))
+        state: dict[str, Any] = {"loaded": False, "broken": None}
 
         def load(files: list[Path]) -> bool:
             """Load the plugin once; on failure record ``files`` as failed (or stop)."""
-            nonlocal loaded
-            if loaded:
+            if state["loaded"]:
                 return True
-            self._phase("loading", job.name)
-            try:
-                plugin.load()
-            except PluginError as exc:
-                if len(self.jobs) == 1 and not self.delivered:
-                    raise PluginLoadFailed(job.name, exc) from None
-                self._warn(f"plugin {job.name} could not load: {exc}")
-                self.summary.load_failures += 1
-                for path in files:
-                    self._emit(error_record(str(path), job.name, exc, job.plain))
-                return False
-            loaded = True
-            used.append(True)
-            return True
+            if state["broken"] is None:
+                self._phase("loading", job.name)
+                try:
+                    plugin.load()
+                    state["loaded"] = True
+                    used.append(True)
+                    return True
+                except PluginError as exc:
+                    if len(self.jobs) == 1 and not self.delivered:
+                        raise PluginLoadFailed(job.name, exc) from None
+                    self._warn(f"plugin {job.name} could not load: {exc}")
+                    self.summary.load_failures += 1
+                    state["broken"] = exc
+            for path in files:
+                self._emit(error_record(str(path), job.name, state["broken"], job.plain))
+            return False
 
-        if to_run and not load(to_run):
-            to_run = []
-            if plan is not None:  # what the store has is still good
-                plan.rescore = []
-        else:
-            self._release_held()  # the plugin loaded, or is not needed: the run has started
-        self._phase("tagging", job.name)
-        if plan is not None and session is not None:
-            if plan.rescore:
-                used.append(True)  # re-scoring may load what it needs (text embeddings)
-            for record in session.stored(plan.stored):
-                self._emit(record)
-            failed: list[Path] = []
+        for start in range(0, len(self.files), step):
+            chunk = self.files[start : start + step]
+            plan = session.plan(chunk) if session is not None else None
+            to_run = list(chunk) if plan is None else plan.run
+            if to_run and not load(to_run):
+                to_run = []
+            elif self._held is not None:
+                self._release_held()  # the plugin loaded, or is not needed: output starts
+            self._phase("tagging", job.name)
+            if plan is not None and session is not None:
+                to_run = [*self._from_store(job, session, plan, used, load), *to_run]
+            if to_run:
+                self._run_model(job, plugin, to_run, session, state)
 
-            def rescore_failed(paths: list[Path], exc: Exception) -> None:
-                self._warn(
-                    f"{job.name} could not re-score {len(paths)} stored image(s) "
-                    f"({type(exc).__name__}: {exc}); running them through the model."
-                )
-                failed.extend(paths)
+    def _from_store(
+        self,
+        job: PluginJob,
+        session: PluginSession,
+        plan: Plan,
+        used: list[bool],
+        load: Callable[[list[Path]], bool],
+    ) -> list[Path]:
+        """Emit a chunk's stored and re-scored records; return the files the model must take
+        instead (re-scores that failed, records forgotten meanwhile)."""
+        for record in session.stored(plan.stored):
+            self._emit(record)
+        failed: list[Path] = []
 
-            for record in session.rescored(plan.rescore, job.plain, rescore_failed):
-                self._emit(record)
-            failed.extend(session.vanished)
-            if failed and not load(failed):
-                failed = []
-            to_run = [*failed, *to_run]
-        if not to_run:
+        def rescore_failed(paths: list[Path], exc: Exception) -> None:
+            self._warn(
+                f"{job.name} could not re-score {len(paths)} stored image(s) "
+                f"({type(exc).__name__}: {exc}); running them through the model."
+            )
+            failed.extend(paths)
+
+        if plan.rescore:
+            used.append(True)  # re-scoring may load what it needs (text embeddings)
+        for record in session.rescored(plan.rescore, job.plain, rescore_failed):
+            self._emit(record)
+        failed.extend(session.vanished)
+        session.vanished.clear()
+        return failed if failed and load(failed) else []
+
+    def _run_model(
+        self,
+        job: PluginJob,
+        plugin: Plugin,
+        files: list[Path],
+        session: PluginSession | None,
+        state: dict[str, Any],
+    ) -> None:
+        """Run the loaded plugin over ``files``; once it has failed as a whole, the files of
+        later chunks get its failure as their error instead."""
+        from visual_buffet.pipeline import PluginRunError, default_workers, run_plugin
+
+        if state["broken"] is not None:
+            for path in files:
+                self._emit(error_record(str(path), job.name, state["broken"], job.plain))
             return
-        workers = self.workers
         try:
             run_plugin(
                 plugin,
-                to_run,
+                files,
                 settings=job.plain,
                 on_record=self._emit,
                 on_result=session.keep if session is not None else None,
-                workers=default_workers() if workers == "auto" else int(workers),
+                workers=default_workers() if self.workers == "auto" else int(self.workers),
                 max_pixels=self.max_pixels,
                 use_previews=self.use_previews,
             )
         except PluginRunError as exc:
             self._warn(str(exc))
+            state["broken"] = RuntimeError(str(exc))
 
-    def _plan(self, job: PluginJob, plugin: Plugin) -> tuple[PluginSession, Plan]:
-        """Fingerprint the files (once per run) and sort them by what the store has."""
+    def _session(self, job: PluginJob, plugin: Plugin) -> PluginSession:
+        """The plugin's use of the store for this run (fingerprints shared by plugins)."""
         from visual_buffet.library.resume import Fingerprints, PluginSession, host_identity
         from visual_buffet.pipeline import default_workers
 
@@ -391,7 +347,7 @@ class TaggingRun:
         if self._fingerprints is None:
             workers = default_workers() if self.workers == "auto" else int(self.workers)
             self._fingerprints = Fingerprints(self.library, workers)
-        session = PluginSession(
+        return PluginSession(
             self.library,
             job.name,
             plugin,
@@ -399,16 +355,16 @@ class TaggingRun:
             host=host_identity(self.use_previews),
             force=self.force,
         )
-        return session, session.plan(self.files)
 
 
-def plugin_jobs(
-    classes: Mapping[str, type[Plugin]],
-    settings: Mapping[str, Mapping[str, Any]],
-    plain: Mapping[str, Mapping[str, Any]],
-) -> list[PluginJob]:
-    """Jobs for ``classes`` (name -> class), with typed and plain settings per name."""
-    return [
-        PluginJob(name, cls, dict(settings[name]), dict(plain[name]))
-        for name, cls in classes.items()
-    ]
+__all__ = [
+    "CHUNK_FILES",
+    "TAGS_FROM",
+    "PluginJob",
+    "PluginLoadFailed",
+    "RunProgress",
+    "RunSummary",
+    "TaggingCancelled",
+    "TaggingRun",
+    "plugin_jobs",
+]

@@ -4,6 +4,7 @@ only for the rest. Everything through the real CLI in subprocesses."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -141,3 +142,28 @@ def test_the_plugin_loads_only_when_an_image_needs_it(cli, test_plugins, probe_l
     assert mixed.exit_code == 0
     assert probe_log().count("load") == 2  # one new image: loaded once, before any record
     assert [e for e in probe_log() if e.startswith("prepare")][-1] == "prepare p002.jpg"
+
+
+def test_files_go_in_chunks_each_planned_and_tagged_in_turn(
+    cli, test_plugins, probe_log, tmp_path, monkeypatch
+) -> None:
+    """A first run over many photos starts tagging after one chunk's hashes, not all."""
+    import json
+
+    monkeypatch.setattr("visual_buffet.tagging.CHUNK_FILES", 2)
+    photos = write_photos(tmp_path / "photos", 5)
+    assert cli("tag", photos[1], photos[3], "-p", "probe").exit_code == 0
+    result = cli("tag", *photos, "-p", "probe", "-f", "jsonl")
+    assert result.exit_code == 0, result.output
+    order = [
+        (Path(r["file"]).name, r["tags_from"]) for r in map(json.loads, result.stdout.splitlines())
+    ]
+    # Chunks (p000, p001), (p002, p003), (p004): stored first within each chunk.
+    assert order == [
+        ("p001.jpg", "store"),
+        ("p000.jpg", "model"),
+        ("p003.jpg", "store"),
+        ("p002.jpg", "model"),
+        ("p004.jpg", "model"),
+    ]
+    assert probe_log().count("load") == 2  # once per run that needed it, not per chunk
