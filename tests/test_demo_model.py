@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import json
 import math
 
 import numpy as np
@@ -260,7 +261,8 @@ def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
     from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE
 
     out = tmp_path / "model"
-    _train("--out", out, *TINY_RUN)
+    _train("--out", out, *TINY_RUN, "--everyday-fraction", 0.5)
+    assert json.loads((out / "training.json").read_text())["config"]["everyday_fraction"] == 0.5
     image, _ = render_scene(np.random.default_rng([5, 0]), (96, 96), n_objects=1)
     image.save(tmp_path / "shape.png")
     plugin = SiglipPlugin(
@@ -307,7 +309,6 @@ def test_shape_first_trains_only_the_shape_choice_in_the_single_object_phase(tmp
 
 def test_second_stage_keeps_the_text_tower_and_calibration_is_reproducible(tmp_path):
     """Stage 1 (--no-calibrate), stage 2 (--init-from), then --calibrate-only on its output."""
-    import json
 
     from visual_buffet_siglip.demo.evaluate import load_demo_model, prompt_input_ids
 
@@ -441,14 +442,17 @@ def test_evaluate_refuses_bad_arguments(args, message, capsys):
 
 def test_the_defaults_are_the_shipped_models_first_run():
     """`python -m visual_buffet_siglip.demo.train --out DIR` repeats the shipped first run."""
-    import json
     from dataclasses import asdict
 
     from visual_buffet_siglip.demo.train import TrainConfig
     from visual_buffet_siglip.variants import demo_model_dir
 
     record = json.loads((demo_model_dir() / "training-stage1.json").read_text())
-    assert asdict(TrainConfig()) == record["config"]
+    defaults = asdict(TrainConfig())
+    # Options added after that run, at the value that draws and trains what it did.
+    later = {"everyday_fraction": 0.0}
+    assert {name: defaults[name] for name in record["config"]} == record["config"]
+    assert {name: defaults[name] for name in set(defaults) - set(record["config"])} == later
 
 
 def test_resized_model_keeps_its_weights_and_spreads_its_position_grid(tmp_path):

@@ -120,3 +120,35 @@ def test_camera_preview_is_used_where_the_level_needs_no_more(tmp_path):
     assert standard["image"] == {"width": 3000, "height": 2000}
     for record in (quick, standard):
         assert specs[0].colour in {t["label"] for t in record["tags"]}, record["tags"]
+
+
+def _readme_example_output() -> dict[str, list[tuple[str, str]]]:
+    """The README's example output: file -> its (tag, confidence) rows, in order."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    command = "visual-buffet tag examples/images --plugin siglip --variant demo\n```"
+    block = readme.split(command, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    shown: dict[str, list[tuple[str, str]]] = {}
+    rows: list[tuple[str, str]] = []
+    for line in block.splitlines():
+        if line.endswith("(siglip)"):
+            rows = shown.setdefault(line.split()[0], [])
+        elif "│" in line:
+            label, confidence = (cell.strip() for cell in line.split("│")[:2])
+            rows.append((label, confidence))
+    return shown
+
+
+def test_readme_example_output_is_what_the_demo_model_prints():
+    """The README shows the first rows of each listed image as the shipped model tags it."""
+    shown = _readme_example_output()
+    assert len(shown) >= 2
+    repo = Path(__file__).resolve().parents[2]
+    printed = {}
+    for record in tag(*(repo / file for file in shown)):
+        ranked = sorted(record["tags"], key=lambda t: -t["confidence"])
+        printed[Path(record["file"]).name] = [
+            (t["label"], f"{t['confidence']:.4f}") for t in ranked
+        ]
+    for file, rows in shown.items():
+        name = Path(file).name
+        assert rows == printed[name][: len(rows)], (file, printed[name])

@@ -29,6 +29,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
+from visual_buffet_siglip.demo.palette import SHADE_RANGES, contrasts, everyday_background
+
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (215, 30, 35),
     "green": (30, 150, 55),
@@ -74,7 +76,12 @@ BACKGROUND_KINDS: tuple[BackgroundKind, ...] = (
     "stripes",
     "checker",
 )
+EVERYDAY_PLAIN_SHARE = 0.5
+"""Share of plain backgrounds with the everyday palette, beside the kinds drawn at random."""
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+Palette = Literal["muted", "everyday"]
+"""``muted``: the nominal colours jittered, on muted backgrounds (the first palette);
+``everyday``: any shade of each colour on a background of any tone (``palette.py``)."""
 
 
 @dataclass(frozen=True)
@@ -176,13 +183,24 @@ def _second_tone(rng: np.random.Generator, base: tuple[float, float, float]) -> 
 
 
 def render_background(
-    rng: np.random.Generator, size: tuple[int, int], kind: BackgroundKind | None = None
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    kind: BackgroundKind | None = None,
+    *,
+    palette: Palette = "muted",
 ) -> Image.Image:
-    """A muted background of the given (width, height); kind drawn at random if not given."""
+    """A background of the given (width, height); kind drawn at random if not given.
+
+    ``palette="muted"``: muted tones, never near a named colour; ``"everyday"``: any tone
+    (white, black, greys, tints: ``palette.everyday_background``).
+    """
     width, height = size
+    if kind is None and palette == "everyday" and rng.random() < EVERYDAY_PLAIN_SHARE:
+        kind = "plain"  # what people draw on: plain more often than any pattern
     if kind is None:
         kind = BACKGROUND_KINDS[int(rng.integers(len(BACKGROUND_KINDS)))]
-    base = np.array(muted_colour(rng), dtype=np.float32)
+    tone = muted_colour(rng) if palette == "muted" else everyday_background(rng)
+    base = np.array(tone, dtype=np.float32)
     longest = max(width, height)
     if kind == "plain":
         pixels = np.broadcast_to(base, (height, width, 3))
@@ -215,7 +233,7 @@ def render_background(
         pixels = np.where(mask[..., None], base, other)
     else:
         raise ValueError(f"unknown background {kind!r}: use one of {BACKGROUND_KINDS}")
-    low, high = BACKGROUND_CHANNEL_RANGE
+    low, high = BACKGROUND_CHANNEL_RANGE if palette == "muted" else (0, 255)
     array = np.clip(np.asarray(pixels) * 255.0, low, high).astype(np.uint8)
     return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
 
@@ -255,16 +273,24 @@ def random_spec(
     shape: str | None = None,
     colour: str | None = None,
     tagged: bool = True,
+    palette: Palette = "muted",
 ) -> ShapeSpec:
-    """A shape of the given longest extent at the origin (placement comes later)."""
+    """A shape of the given longest extent at the origin (placement comes later).
+
+    Its colour: the nominal one jittered (``palette="muted"``) or any shade of it
+    (``"everyday"``: ``palette.SHADE_RANGES``).
+    """
     shape = shape or SHAPES[int(rng.integers(len(SHAPES)))]
     colour = colour or tuple(COLOURS)[int(rng.integers(len(COLOURS)))]
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}: use one of {SHAPES}")
     if colour not in COLOURS:
         raise ValueError(f"unknown colour {colour!r}: use one of {tuple(COLOURS)}")
-    jitter = rng.integers(-COLOUR_JITTER, COLOUR_JITTER + 1, 3)
-    rgb = tuple(int(v) for v in np.clip(np.array(COLOURS[colour]) + jitter, 0, 255))
+    if palette == "muted":
+        jitter = rng.integers(-COLOUR_JITTER, COLOUR_JITTER + 1, 3)
+        rgb = tuple(int(v) for v in np.clip(np.array(COLOURS[colour]) + jitter, 0, 255))
+    else:
+        rgb = SHADE_RANGES[colour].draw(rng)
     aspect, angle = 1.0, 0.0
     if shape in ("rectangle", "ellipse"):
         aspect = rng.uniform(*ELONGATED_ASPECT)
@@ -325,13 +351,15 @@ def render_scene(
     *,
     specks: int = 0,
     background: BackgroundKind | None = None,
+    palette: Palette = "muted",
 ) -> tuple[Image.Image, list[ShapeSpec]]:
     """Draw a background and `n_objects` tagged objects (plus `specks` untagged tiny ones).
 
     Object sizes (longest extent over the image's longer side) are log-uniform in
     [min_rel_size, max_rel_size]; an object that cannot fit is shrunk until it does. Objects
     never overlap. Returns the image and the specs of every object drawn, specks included
-    (``tags_for`` skips those).
+    (``tags_for`` skips those). With ``palette="everyday"`` each object's shade is drawn
+    again until it stands clearly apart from the background (``palette.contrasts``).
     """
     if n_objects < 0 or specks < 0:
         raise ValueError("n_objects and specks must be >= 0")
@@ -339,13 +367,19 @@ def render_scene(
         raise ValueError(f"need 0 < min_rel_size <= max_rel_size, got {min_rel_size, max_rel_size}")
     width, height = size
     longest = max(width, height)
-    image = render_background(rng, size, background)
+    image = render_background(rng, size, background, palette=palette)
+    if palette == "everyday":
+        mean = np.asarray(image, dtype=np.float32).reshape(-1, 3).mean(axis=0)
     placed: list[ShapeSpec] = []
     wanted = [(True, min_rel_size, max_rel_size)] * n_objects
     wanted += [(False, SPECK_MIN_REL_SIZE, SPECK_MAX_REL_SIZE)] * specks
     for tagged, low, high in wanted:
         rel = math.exp(rng.uniform(math.log(low), math.log(high)))
-        spec = random_spec(rng, rel * longest, tagged=tagged)
+        spec = random_spec(rng, rel * longest, tagged=tagged, palette=palette)
+        for _ in range(20 if palette == "everyday" else 0):
+            if contrasts(spec.rgb, mean):
+                break
+            spec = random_spec(rng, rel * longest, tagged=tagged, palette=palette)
         # Shrink towards the lower bound until it fits (large or crowded scenes).
         for _ in range(40):
             result = _place(rng, spec, size, placed)

@@ -63,6 +63,7 @@ from visual_buffet_siglip.demo.shapes import (
     COLOURS,
     DEMO_TAGS,
     SHAPES,
+    Palette,
     random_image_size,
     render_scene,
     tags_for,
@@ -114,6 +115,7 @@ class TrainConfig:
     shape_first: bool = True
     easy_fraction: float = 0.5
     crop_fraction: float = 0.3
+    everyday_fraction: float = 0.0
     distinct_batches: int = 400
     seed: int = 0
     threads: int = 2
@@ -214,18 +216,20 @@ def build_processor(config: TrainConfig, tokenizer):
     return SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
-def training_scene(rng: np.random.Generator, image_size: int, easy: bool):
+def training_scene(
+    rng: np.random.Generator, image_size: int, easy: bool, palette: Palette = "muted"
+):
     """One training image and its objects."""
     size = random_image_size(rng, (2 * image_size, 4 * image_size))
     if easy:
-        return render_scene(rng, size, 1, 0.20, 0.70)
+        return render_scene(rng, size, 1, 0.20, 0.70, palette=palette)
     n_objects = int(rng.choice([1, 2, 3], p=[0.55, 0.25, 0.20]))
     specks = int(rng.choice([0, 1, 2, 3], p=[0.5, 0.25, 0.15, 0.10]))
     max_rel = 0.70 if n_objects == 1 else 0.45
-    return render_scene(rng, size, n_objects, 0.08, max_rel, specks=specks)
+    return render_scene(rng, size, n_objects, 0.08, max_rel, specks=specks, palette=palette)
 
 
-def crop_scene(rng: np.random.Generator, image_size: int):
+def crop_scene(rng: np.random.Generator, image_size: int, palette: Palette = "muted"):
     """A window of a larger scene, as the quality passes show one: (image, tags, ignored).
 
     Objects wholly inside the window keep their tags. An object the window cuts is left
@@ -238,7 +242,7 @@ def crop_scene(rng: np.random.Generator, image_size: int):
     scale = rng.uniform(1.5, 2.5)
     canvas = (round(width * scale), round(height * scale))
     n_objects = int(rng.choice([1, 2, 3], p=[0.4, 0.3, 0.3]))
-    image, specs = render_scene(rng, canvas, n_objects, 0.08, 0.45)
+    image, specs = render_scene(rng, canvas, n_objects, 0.08, 0.45, palette=palette)
     left = int(rng.integers(0, canvas[0] - width + 1))
     top = int(rng.integers(0, canvas[1] - height + 1))
     right, bottom = left + width, top + height
@@ -286,12 +290,13 @@ class StepBatches(torch.utils.data.Dataset):
         weights = torch.ones_like(targets)
         for index in range(config.batch_size):
             ignored: set[str] = set()
+            palette = _palette(config, step, index)
             crop_rng = np.random.default_rng([TRAIN_STREAM, config.seed, step, index, 1])
             if config.crop_fraction and not easy and crop_rng.random() < config.crop_fraction:
-                image, tags, ignored = crop_scene(crop_rng, config.image_size)
+                image, tags, ignored = crop_scene(crop_rng, config.image_size, palette)
             else:
                 rng = np.random.default_rng([TRAIN_STREAM, config.seed, step, index])
-                image, specs = training_scene(rng, config.image_size, easy)
+                image, specs = training_scene(rng, config.image_size, easy, palette)
                 tags = tags_for(specs)
             images.append(image)
             for tag in tags:
@@ -300,6 +305,16 @@ class StepBatches(torch.utils.data.Dataset):
                 weights[index, DEMO_TAGS.index(tag)] = 0.0
         pixels = self.image_processor(images=images, return_tensors="pt")["pixel_values"]
         return pixels, targets, weights
+
+
+def _palette(config: TrainConfig, step: int, index: int) -> Palette:
+    """The palette of image `index` of batch `step`: ``everyday`` for an
+    ``everyday_fraction`` of them, decided from a seed of its own (so a run without it draws
+    the images it always did)."""
+    if not config.everyday_fraction:
+        return "muted"
+    rng = np.random.default_rng([TRAIN_STREAM, config.seed, step, index, 2])
+    return "everyday" if rng.random() < config.everyday_fraction else "muted"
 
 
 def _worker_init(_: int) -> None:
@@ -465,7 +480,7 @@ def steepest_near_best(
     return max(near, key=lambda pair: (pair[0], scored[pair]))
 
 
-def calibrate(model, processor, *, count: int = 384) -> dict[str, float]:
+def calibrate(model, processor, *, count: int = 384, everyday: bool = False) -> dict[str, float]:
     """Set temperature and bias so the product's default threshold (0.01) suits the model.
 
     Platt scaling of SigLIP's two scalars, from the towers' cosines alone (so the result does
@@ -489,6 +504,12 @@ def calibrate(model, processor, *, count: int = 384) -> dict[str, float]:
         ([VALIDATION_STREAM, 1, index] for index in range(count)),
         lambda rng: training_scene(rng, image_size, easy=True),
     )
+    if everyday:  # as many again in the everyday palette, from a stream of their own
+        more, more_truths = _validation_scenes(
+            ([VALIDATION_STREAM, 3, index] for index in range(count)),
+            lambda rng: training_scene(rng, image_size, easy=True, palette="everyday"),
+        )
+        images, truths = images + more, truths + more_truths
     model.eval()
     cosines = image_text_cosines(model, processor, images).astype(np.float64)
 
@@ -639,7 +660,8 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
 
         seconds = time.perf_counter() - started
         model.cpu().eval()
-        calibration = calibrate(model, processor) if config.calibrate else None
+        everyday = config.everyday_fraction > 0
+        calibration = calibrate(model, processor, everyday=everyday) if config.calibrate else None
         print(json.dumps({"calibration": calibration}))
         out_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(out_dir, safe_serialization=True)
@@ -664,10 +686,12 @@ def recalibrate(model_dir: Path) -> dict:
     from visual_buffet_siglip.demo.evaluate import load_demo_model
 
     model, processor = load_demo_model(model_dir)
-    calibration = calibrate(model, processor)
-    model.save_pretrained(model_dir, safe_serialization=True)
     record = model_dir / "training.json"
     summary = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+    # Calibrated on the palettes it was trained on.
+    everyday = summary.get("config", {}).get("everyday_fraction", 0) > 0
+    calibration = calibrate(model, processor, everyday=everyday)
+    model.save_pretrained(model_dir, safe_serialization=True)
     summary["calibration"] = calibration
     record.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return calibration
