@@ -45,6 +45,7 @@ class EmbeddingMatrix:
     starts: np.ndarray
     vectors: np.ndarray
     scoring: dict[str, Any]
+    signature: tuple[int, int] = (0, 0)
     _paths: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -96,9 +97,22 @@ class EmbeddingMatrix:
         return [(paths[0], other) for paths in by_image.values() for other in paths[1:]]
 
 
+def matrix_signature(db: Any, plugin: str, identity: str) -> tuple[int, int]:
+    """(rows, highest rowid) of an identity's embeddings: changes when images are added,
+    re-embedded (``INSERT OR REPLACE`` gives the row a new rowid) or forgotten. Two index
+    lookups, so a long-lived search (the GUI's) can check it before every query."""
+    count, top = db.execute(
+        "SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM embeddings "
+        "WHERE plugin = ? AND identity = ?",
+        (plugin, identity),
+    ).fetchone()
+    return int(count), int(top)
+
+
 def read_matrix(store: Any, db: Any, plugin: str, identity: str) -> EmbeddingMatrix | None:
     """The matrix of ``plugin``'s embeddings under ``identity`` (a digest) read through the
     store's connection ``db``; None when there are none."""
+    signature = matrix_signature(db, plugin, identity)
     count, total_bytes, dim = db.execute(
         "SELECT COUNT(*), SUM(LENGTH(vectors)), MAX(dim) FROM embeddings "
         "WHERE plugin = ? AND identity = ?",
@@ -136,7 +150,9 @@ def read_matrix(store: Any, db: Any, plugin: str, identity: str) -> EmbeddingMat
         "SELECT scoring FROM embeddings WHERE plugin = ? AND identity = ? LIMIT 1",
         (plugin, identity),
     ).fetchone()
-    return EmbeddingMatrix(store, plugin, identity, image_ids, starts, vectors, json.loads(scoring))
+    return EmbeddingMatrix(
+        store, plugin, identity, image_ids, starts, vectors, json.loads(scoring), signature
+    )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ highest over the image's views. Image similarity and duplicates are cosines of t
 L2-normalised vectors.
 
 The CLI (``visual-buffet search``) and the GUI call the same :class:`LibrarySearch`; it keeps
-the matrix in memory, so queries after the first cost one matrix-vector product each.
+the matrix in memory, so queries after the first cost one matrix-vector product each (and
+two index lookups that notice when the store's rows changed, e.g. after a tagging run).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ class LibrarySearch:
 
     @property
     def matrix(self) -> EmbeddingMatrix:
-        """The stored embeddings (read once); :class:`SearchError` when there are none."""
+        """The stored embeddings (read once, again after :meth:`refresh` saw them change);
+        :class:`SearchError` when there are none."""
         if self._matrix is None:
             from visual_buffet.plugin_api import PluginError
 
@@ -112,11 +114,24 @@ class LibrarySearch:
                 raise SearchError(str(exc)) from None
         return self._matrix
 
+    def refresh(self) -> None:
+        """Drop the matrix if the store's rows for it changed (a run added or re-embedded
+        images, some were forgotten): the next query reads it again. Two index lookups."""
+        from visual_buffet.library.embedding_matrix import matrix_signature
+
+        if self._matrix is None:
+            return
+        with self.store._read() as db:
+            now = matrix_signature(db, self.plugin.name, self._matrix.identity)
+        if now != self._matrix.signature:
+            self._matrix = None
+
     # -- queries --------------------------------------------------------------------------
     def text(self, query: str, limit: int | None = DEFAULT_LIMIT) -> list[SearchHit]:
         """Stored images ranked by the plugin's score for ``query``, best first."""
         if not query.strip():
             raise SearchError("the search text is empty; describe what to find, e.g. 'a dog'.")
+        self.refresh()
         matrix = self.matrix
         texts = self._encode_query(query, matrix.scoring)
         scores = self.plugin.score_embeddings(texts, matrix.vectors, matrix.scoring)[:, 0]
@@ -125,6 +140,7 @@ class LibrarySearch:
     def like(self, image: Path, limit: int | None = DEFAULT_LIMIT) -> list[SearchHit]:
         """Stored images ranked by the cosine of ``image``'s whole-image embedding and their
         best view. ``image`` is looked up in the store first; else the plugin embeds it."""
+        self.refresh()
         matrix = self.matrix
         vector = self.image_vector(image)
         return self._hits(matrix.vectors @ vector, limit)
@@ -146,6 +162,7 @@ class LibrarySearch:
         Files stored under several paths with the same content come first (similarity 1).
         Memory stays bounded: blocks of rows, never an images x images matrix.
         """
+        self.refresh()
         matrix = self.matrix
         for first, second in matrix.same_content_paths():
             yield DuplicatePair(first, second, 1.0)
@@ -161,9 +178,7 @@ class LibrarySearch:
 
         try:
             # SigLIP tries its text-embedding cache under the stored key before any model.
-            texts = self.plugin.encode_text([query], scoring=scoring)  # type: ignore[call-arg]
-        except TypeError:
-            texts = self.plugin.encode_text([query])  # a plugin without the cache hint
+            texts = self.plugin.encode_text([query], scoring=scoring)
         except PluginError as exc:
             raise SearchError(
                 f"the search text must be encoded by {self.plugin.name}'s model, which could "
