@@ -102,8 +102,9 @@ def retag(
 
       visual-buffet retag /media/usb/photos --threshold 0.03
 
-    Exit codes: 0 done; 1 the output could not be written; 2 usage error or nothing stored
-    to re-tag (an existing -o file is untouched).
+    Exit codes: 0 done; 1 the output or the store could not be written; 2 usage error or
+    nothing stored to re-tag (an existing -o file is untouched); 130 / 143 Ctrl-C / SIGTERM
+    (the batches of 256 images finished before it are stored).
     """
     from visual_buffet.cli.embedding_plugin import resolve_embedding_plugin
     from visual_buffet.cli.signals import (
