@@ -258,8 +258,11 @@ def library_rows(bench: Bench, size: str) -> list[Row]:
     cold = run_cli(retag, env)
     bench.log(f"{size}: library 7b, the same retag (labels now cached)")
     warm = run_cli(retag, env)
+    # Tagging them with the same labels: the text embeddings are computed by the first run
+    # (4a) or already cached (4b), as they are for the two retag runs.
+    tagging_cold_s = images * per_image + targets["cold_s"]
     tagging_s = images * per_image + targets["warm_s"]
-    cold_share, warm_share = cold.wall_s / tagging_s, warm.wall_s / tagging_s
+    cold_share, warm_share = cold.wall_s / tagging_cold_s, warm.wall_s / tagging_s
 
     # -- 7c: search over 100,000 --------------------------------------------------------
     search_store = stores / "search.sqlite3"
@@ -282,6 +285,7 @@ def library_rows(bench: Bench, size: str) -> list[Row]:
             "cold_s": cold.wall_s,
             "warm_s": warm.wall_s,
             "tagging_s": tagging_s,
+            "tagging_cold_s": tagging_cold_s,
             "peak_rss": cold.peak_rss,
         },
         "search": {**measured, "cli_cached_text_s": cli_s},
@@ -303,8 +307,9 @@ def library_rows(bench: Bench, size: str) -> list[Row]:
         Row(
             "7b",
             f"`retag` of {images:,} stored photos ({dims}) with {len(new_labels):,} labels "
-            f"never encoded before, vs tagging them ({images:,} x (1)'s s/photo + (4b)'s "
-            f"warm start = {tagging_s:.0f} s)",
+            f"never encoded before, vs tagging them with those labels ({images:,} x (1)'s "
+            f"s/photo + the cold start (4a) = {tagging_cold_s:.0f} s); then the same retag "
+            f"again (labels cached) vs tagging with cached labels (+ (4b): {tagging_s:.0f} s)",
             f"{cold.wall_s:.1f} s = {cold_share:.1%} of tagging, of which the text tower "
             f"for the new labels ~{cold.wall_s - warm.wall_s:.1f} s; the same retag with the "
             f"labels cached: {warm.wall_s:.1f} s = {warm_share:.2%} (peak RSS "
