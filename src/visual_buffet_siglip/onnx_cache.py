@@ -39,6 +39,10 @@ TorchScript tracer exports them, NaFlex's variable patch count and spatial shape
 and matches transformers to 2e-6 (tests/siglip/test_onnx_export.py)."""
 
 
+FUSIONS = "onnxruntime.transformers.optimizer(model_type=vit, opt_level=0)"
+"""How vision graphs are rewritten after export (part of their cache key)."""
+
+
 def _version(package: str) -> str:
     """Installed version of a distribution, from its metadata (no import: milliseconds)."""
     try:
@@ -66,8 +70,10 @@ def export_key(
     }
     if patches is not None:
         key["patches"] = patches
-    if precision == "int8":
-        key["onnxruntime"] = _version("onnxruntime")  # quantize_dynamic's output
+    if tower == "vision":  # fused with onnxruntime.transformers (onnx_export.fuse_operators)
+        key["fusions"] = FUSIONS
+    if precision == "int8" or tower == "vision":
+        key["onnxruntime"] = _version("onnxruntime")  # the fusions' and quantiser's output
     return key
 
 
