@@ -100,6 +100,7 @@ class LibrarySearch:
         self.plugin = plugin
         self.use_previews = use_previews
         self._matrix: EmbeddingMatrix | None = None
+        self._changes: tuple[int, int] | None = None
 
     @property
     def matrix(self) -> EmbeddingMatrix:
@@ -122,6 +123,13 @@ class LibrarySearch:
         if self._matrix is None:
             return
         with self.store._read() as db:
+            # Free first check: commits by other connections change data_version, this
+            # connection's own writes total_changes. Only then count the rows (25 ms at
+            # 100,000 images), since a commit may not have touched these embeddings.
+            changes = (db.execute("PRAGMA data_version").fetchone()[0], db.total_changes)
+            if changes == self._changes:
+                return
+            self._changes = changes
             now = matrix_signature(db, self.plugin.name, self._matrix.identity)
         if now != self._matrix.signature:
             self._matrix = None
