@@ -216,6 +216,7 @@ class OnnxModel:
     export_ms: float
     model_bytes: int
     _text: Any = field(default=None, repr=False)
+    _tokenizer: Any = field(default=None, repr=False)  # loaded once: 50 ms a search query
 
     dtype = "float32"
     attention = "onnx"  # the exported graph's (eager) attention, run by ONNX Runtime
@@ -246,7 +247,9 @@ class OnnxModel:
                 self.folder, self.choice.source, self.revision, [("text", "fp32")], report
             )
             self._text = _session(exports[("text", "fp32")].path, self.threads)
-        tokenizer = AutoProcessor.from_pretrained(self.folder).tokenizer
+        if self._tokenizer is None:
+            self._tokenizer = AutoProcessor.from_pretrained(self.folder).tokenizer
+        tokenizer = self._tokenizer
         names = list(getattr(tokenizer, "model_input_names", ["input_ids"]))
         parts = []
         for start in range(0, len(texts), TEXT_CHUNK):
