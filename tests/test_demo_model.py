@@ -392,7 +392,9 @@ def test_evaluation_through_the_plugin_agrees_with_whole_image_scores(demo):
     """``evaluate --quality quick`` on small images (one whole view) scores what the model does.
 
     The plugin path saves each image as a JPEG and resizes as the CLI does, so scores differ
-    slightly from the direct forward on the PIL image, never by a tag.
+    slightly from the direct forward on the PIL image, never by a tag. Slightly: in the
+    middle of the sigmoid, the calibrated temperature (400) turns the JPEG's cosine shift of
+    a few 1e-4 into up to 0.07 (0.36 against 0.44 for one shape of the shipped model).
     """
     from visual_buffet_siglip.demo.evaluate import (
         MODEL_DIR,
@@ -406,7 +408,7 @@ def test_evaluation_through_the_plugin_agrees_with_whole_image_scores(demo):
     images, same_truths = held_out_scenes("single-large", 8)
     assert truths == same_truths
     direct = score_images(model, processor, images)
-    np.testing.assert_allclose(scores, direct, atol=0.05)
+    np.testing.assert_allclose(scores, direct, atol=0.1)
     assert np.array_equal(scores >= 0.01, direct >= 0.01)
 
 
