@@ -452,7 +452,7 @@ def test_the_defaults_are_the_shipped_models_first_run():
     record = json.loads((demo_model_dir() / "training-stage1.json").read_text())
     defaults = asdict(TrainConfig())
     # Options added after that run, at the value that draws and trains what it did.
-    later = {"everyday_fraction": 0.0}
+    later = {"everyday_fraction": 0.0, "photo_canvas_fraction": 0.0}
     assert {name: defaults[name] for name in record["config"]} == record["config"]
     assert {name: defaults[name] for name in set(defaults) - set(record["config"])} == later
 

@@ -116,3 +116,17 @@ def test_training_images_take_the_everyday_palette_at_its_fraction():
     assert 0.6 < drawn.count("everyday") / len(drawn) < 0.8
     assert drawn == [_palette(config, step, index) for step in range(10) for index in range(40)]
     assert {_palette(TrainConfig(), 0, index) for index in range(40)} == {"muted"}
+
+
+def test_photo_canvases_are_4_3_or_3_2_at_their_fraction():
+    from visual_buffet_siglip.demo.train import TrainConfig, _photo_canvas
+
+    assert {_photo_canvas(TrainConfig(), 0, index) for index in range(40)} == {None}
+    config = TrainConfig(photo_canvas_fraction=0.6)
+    drawn = [_photo_canvas(config, step, index) for step in range(10) for index in range(40)]
+    canvases = [canvas for canvas in drawn if canvas is not None]
+    assert 0.5 < len(canvases) / len(drawn) < 0.7
+    for width, height in canvases:
+        assert 128 <= max(width, height) <= 256
+        assert min(abs(max(width, height) / min(width, height) - r) for r in (4 / 3, 1.5)) < 0.02
+    assert any(w > h for w, h in canvases) and any(w < h for w, h in canvases)

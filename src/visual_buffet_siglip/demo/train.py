@@ -116,6 +116,7 @@ class TrainConfig:
     easy_fraction: float = 0.5
     crop_fraction: float = 0.3
     everyday_fraction: float = 0.0
+    photo_canvas_fraction: float = 0.0
     distinct_batches: int = 400
     seed: int = 0
     threads: int = 2
@@ -217,10 +218,14 @@ def build_processor(config: TrainConfig, tokenizer):
 
 
 def training_scene(
-    rng: np.random.Generator, image_size: int, easy: bool, palette: Palette = "muted"
+    rng: np.random.Generator,
+    image_size: int,
+    easy: bool,
+    palette: Palette = "muted",
+    canvas: tuple[int, int] | None = None,
 ):
-    """One training image and its objects."""
-    size = random_image_size(rng, (2 * image_size, 4 * image_size))
+    """One training image and its objects; on a `canvas` of that size if given."""
+    size = canvas or random_image_size(rng, (2 * image_size, 4 * image_size))
     if easy:
         return render_scene(rng, size, 1, 0.20, 0.70, palette=palette)
     n_objects = int(rng.choice([1, 2, 3], p=[0.55, 0.25, 0.20]))
@@ -296,7 +301,8 @@ class StepBatches(torch.utils.data.Dataset):
                 image, tags, ignored = crop_scene(crop_rng, config.image_size, palette)
             else:
                 rng = np.random.default_rng([TRAIN_STREAM, config.seed, step, index])
-                image, specs = training_scene(rng, config.image_size, easy, palette)
+                canvas = _photo_canvas(config, step, index)
+                image, specs = training_scene(rng, config.image_size, easy, palette, canvas)
                 tags = tags_for(specs)
             images.append(image)
             for tag in tags:
@@ -315,6 +321,21 @@ def _palette(config: TrainConfig, step: int, index: int) -> Palette:
         return "muted"
     rng = np.random.default_rng([TRAIN_STREAM, config.seed, step, index, 2])
     return "everyday" if rng.random() < config.everyday_fraction else "muted"
+
+
+def _photo_canvas(config: TrainConfig, step: int, index: int) -> tuple[int, int] | None:
+    """A 4:3 or 3:2 canvas (either way up) for a ``photo_canvas_fraction`` of the images that
+    are not windows, else None (the usual canvas, mostly near square). Squashed to the
+    model's square input, such canvases are where a rectangle comes closest to a square."""
+    if not config.photo_canvas_fraction:
+        return None
+    rng = np.random.default_rng([TRAIN_STREAM, config.seed, step, index, 3])
+    if rng.random() >= config.photo_canvas_fraction:
+        return None
+    ratio = (4 / 3, 3 / 2)[int(rng.integers(2))]
+    longest = int(rng.integers(2 * config.image_size, 4 * config.image_size + 1))
+    shortest = round(longest / ratio)
+    return (longest, shortest) if rng.random() < 0.5 else (shortest, longest)
 
 
 def _worker_init(_: int) -> None:
