@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.gui.browser import GuiServer
+from visual_buffet.install_hints import install_command
 
 
 def test_prints_one_url_line_with_a_token_and_serves_it(tmp_path: Path) -> None:
@@ -81,4 +82,4 @@ def test_without_the_gui_extra_the_command_says_what_to_install(tmp_path, missin
     )
     assert done.returncode == 2
     assert f"the GUI needs the gui extra ({missing} is not installed)" in done.stderr
-    assert 'pip install "visual-buffet[gui]"' in " ".join(done.stderr.split())
+    assert install_command("gui") in " ".join(done.stderr.split())

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from visual_buffet.cli.common import fail, info, state, warn
+from visual_buffet.install_hints import install_command
 
 
 def gui(
@@ -41,14 +42,14 @@ def gui(
     """Open the GUI in the browser: library, search, tagging with live progress, settings.
 
     Prints the address with its access token on stdout (one line); stop with Ctrl-C.
-    Needs the gui extra: pip install "visual-buffet\\[gui]" (docs/gui.md).
+    Needs the gui extra: pip install ".\\[gui]" in the checkout (docs/gui.md).
     """
     try:
         from visual_buffet.gui.server import ServeError, serve
     except ImportError as exc:
         fail(
             f"the GUI needs the gui extra ({(exc.name or '?').split('.')[0]} is not installed): "
-            'pip install "visual-buffet[gui]".'
+            f"{install_command('gui')}."
         )
     config_path = state(ctx).config_path
     try:
