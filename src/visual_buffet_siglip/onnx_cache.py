@@ -92,11 +92,22 @@ def sha256_file(path: Path) -> str:
 
 @dataclass(frozen=True)
 class CachedExport:
-    """A verified export: the model file and its manifest's ``meta``."""
+    """An export: the model file, its manifest's ``meta`` and sha256, and whether the file's
+    hash has been checked yet (see :meth:`OnnxExportCache.load`)."""
 
     path: Path
     meta: dict[str, Any]
     size: int
+    sha256: str = ""
+    verified: bool = True
+
+    def hash_matches(self) -> bool:
+        """Hash the file now and compare with the manifest (what ``verify=True`` does)."""
+        return sha256_file(self.path) == self.sha256
+
+    def discard(self) -> None:
+        """Remove the manifest: the entry counts as absent and is rebuilt on the next load."""
+        (self.path.parent / MANIFEST_FILE).unlink(missing_ok=True)
 
 
 class OnnxExportCache:
@@ -109,9 +120,14 @@ class OnnxExportCache:
         digest = hashlib.sha256(_canonical(key).encode("utf-8")).hexdigest()
         return self.folder / digest[:32]
 
-    def load(self, key: dict[str, Any]) -> CachedExport | None:
+    def load(self, key: dict[str, Any], verify: bool = True) -> CachedExport | None:
         """The verified export for ``key``; None (with a log line saying why) when it is
-        absent, incomplete, corrupt or made for another key."""
+        absent, incomplete, corrupt or made for another key.
+
+        ``verify=False`` checks the key and size but leaves the sha256 to the caller
+        (:meth:`CachedExport.hash_matches`): the runtime hashes the file in a thread while
+        onnxruntime loads it, and throws the session away if the hash does not match.
+        """
         entry = self.entry_dir(key)
         manifest_path = entry / MANIFEST_FILE
         model = entry / MODEL_FILE
@@ -131,12 +147,13 @@ class OnnxExportCache:
             problem = "made for another key"
         elif problem is None and manifest.get("size") != size:
             problem = f"size {size} bytes, manifest says {manifest.get('size')}"
-        elif problem is None and manifest.get("sha256") != sha256_file(model):
+        elif problem is None and verify and manifest.get("sha256") != sha256_file(model):
             problem = "sha256 mismatch"
         if problem:
             log.warning("ONNX export %s rejected (%s); rebuilding", entry, problem)
             return None
-        return CachedExport(model, dict(manifest.get("meta", {})), size)
+        meta = dict(manifest.get("meta", {}))
+        return CachedExport(model, meta, size, str(manifest.get("sha256")), verify)
 
     def staging_path(self, key: dict[str, Any]) -> Path:
         """A temp file in the entry's folder for an exporter to write (renamed by
@@ -160,4 +177,4 @@ class OnnxExportCache:
         os.replace(staged, model)
         manifest = {"key": _canonical(key), "size": size, "sha256": digest, "meta": meta}
         atomic_write_bytes(manifest_path, json.dumps(manifest, indent=1).encode("utf-8") + b"\n")
-        return CachedExport(model, meta, size)
+        return CachedExport(model, meta, size, digest)
