@@ -78,11 +78,14 @@ def test_nonexistent_google_names_fail_before_download(bad):
     assert bad in message and "google/siglip-large-patch16-384" in message
 
 
-def test_model_overrides_variant_and_accepts_other_hub_ids(tmp_path):
+def test_model_overrides_variant_and_accepts_other_hub_ids(tmp_path, checkpoints):
     finetune = "someone/siglip-finetune"
     assert resolve_model("base", True, finetune).source == finetune
-    local = resolve_model("base", False, str(tmp_path))
+    local = resolve_model("base", False, str(checkpoints["v1"]))
     assert local.is_local and local.variant is None
+    # A folder without a checkpoint is refused before any backend loads it.
+    with pytest.raises(PluginError, match="no config.json"):
+        resolve_model("base", False, str(tmp_path))
 
 
 def test_missing_local_folder_is_a_clear_error(tmp_path):
