@@ -84,7 +84,7 @@ def test_model_overrides_variant_and_accepts_other_hub_ids(tmp_path, checkpoints
     local = resolve_model("base", False, str(checkpoints["v1"]))
     assert local.is_local and local.variant is None
     # A folder without a checkpoint is refused before any backend loads it.
-    with pytest.raises(PluginError, match="no config.json"):
+    with pytest.raises(PluginError, match=r"no config\.json"):
         resolve_model("base", False, str(tmp_path))
 
 
