@@ -118,3 +118,34 @@ def resolve_settings(
         return plugin_info.schema.resolve(layers)
     except SettingError as exc:
         fail(str(exc))
+
+
+def resolve_host_values(config: ConfigFile, host_layer: dict[str, Any]) -> dict[str, SettingValue]:
+    """``[images]`` settings: defaults < the config file < ``--set images.KEY=VALUE``.
+
+    Warnings are printed; a bad value exits 2.
+    """
+    from visual_buffet.config import HOST_SCHEMA
+    from visual_buffet.settings import SettingError
+
+    try:
+        values, warnings = HOST_SCHEMA.resolve(
+            [(f"{config.source} [images]", config.host_values()), ("--set", host_layer)]
+        )
+    except SettingError as exc:
+        fail(str(exc))
+    for message in warnings:
+        warn(message)
+    return values
+
+
+def resolve_plugin_values(
+    plugin_info: Any, config: ConfigFile, cli_layers: Sequence[tuple[str, dict[str, Any]]]
+) -> dict[str, SettingValue]:
+    """A plugin's settings for a run (:func:`resolve_settings`, warnings printed), without the
+    host's ``enabled`` switch, which only decides whether the plugin runs."""
+    values, warnings = resolve_settings(plugin_info, config, cli_layers)
+    for message in warnings:
+        warn(message)
+    values.pop("enabled")
+    return values

@@ -8,7 +8,13 @@ from typing import Any
 
 import typer
 
-from visual_buffet.cli.common import fail, plain_values, resolve_settings, state, warn
+from visual_buffet.cli.common import (
+    fail,
+    plain_values,
+    resolve_host_values,
+    resolve_plugin_values,
+    state,
+)
 from visual_buffet.cli.plugin_choice import choose_plugins, cli_layers
 
 
@@ -54,21 +60,8 @@ def resolve_embedding_plugin(
         )
     name = capable[0]
     layers, host_layer = cli_layers([name], plugins, flag_values, set_values or [])
-    from visual_buffet.config import HOST_SCHEMA
-    from visual_buffet.settings import SettingError
-
-    try:
-        host_values, host_warnings = HOST_SCHEMA.resolve(
-            [(f"{config.source} [images]", config.host_values()), ("--set", host_layer)]
-        )
-    except SettingError as exc:
-        fail(str(exc))
-    for message in host_warnings:
-        warn(message)
-    values, warnings = resolve_settings(plugins[name], config, layers[name])
-    for message in warnings:
-        warn(message)
-    values.pop("enabled")
+    host_values = resolve_host_values(config, host_layer)
+    values = resolve_plugin_values(plugins[name], config, layers[name])
     return ResolvedPlugin(
         name=name,
         plugin_class=plugins[name].plugin_class,

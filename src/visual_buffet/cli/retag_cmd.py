@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from visual_buffet.cli.common import EXIT_OK, EXIT_SOME_FAILED, err_console, fail, info, warn
-from visual_buffet.cli.tag_cmd import PLUGIN_PANEL, _flag
+from visual_buffet.cli.options import (
+    TaggedDtype,
+    TaggedQuality,
+    TaggedQuantization,
+    TaggedVariant,
+    flag_option,
+    library_option,
+    set_option,
+)
 
 
 def retag(
@@ -35,13 +43,10 @@ def retag(
     ] = None,
     library: Annotated[
         Path | None,
-        typer.Option(
-            "--library",
-            help="Library store to use (default: VISUAL_BUFFET_LIBRARY, else library.sqlite3 "
+        library_option(
+            "Library store to use (default: VISUAL_BUFFET_LIBRARY, else library.sqlite3 "
             "in the user data folder).",
             dir_okay=False,
-            show_default=False,
-            metavar="FILE",
         ),
     ] = None,
     output: Annotated[
@@ -69,22 +74,16 @@ def retag(
             metavar="table|json|jsonl",
         ),
     ] = None,
-    quality: Annotated[str | None, _flag("The quality the images were tagged at.")] = None,
-    threshold: Annotated[str | None, _flag("Lowest confidence reported (0-1).")] = None,
-    limit: Annotated[str | None, _flag("Most tags per image (0 = unlimited).")] = None,
-    variant: Annotated[str | None, _flag("The model variant the images were tagged with.")] = None,
-    dtype: Annotated[str | None, _flag("The dtype the images were tagged with.")] = None,
-    quantization: Annotated[str | None, _flag("The quantization they were tagged with.")] = None,
-    vocabulary: Annotated[str | None, _flag("Text file with one tag per line.")] = None,
+    quality: TaggedQuality = None,
+    threshold: Annotated[str | None, flag_option("Lowest confidence reported (0-1).")] = None,
+    limit: Annotated[str | None, flag_option("Most tags per image (0 = unlimited).")] = None,
+    variant: TaggedVariant = None,
+    dtype: TaggedDtype = None,
+    quantization: TaggedQuantization = None,
+    vocabulary: Annotated[str | None, flag_option("Text file with one tag per line.")] = None,
     set_values: Annotated[
         list[str] | None,
-        typer.Option(
-            "--set",
-            help="Any plugin setting, KEY=VALUE (repeatable), e.g. max_candidates=2000.",
-            show_default=False,
-            metavar="KEY=VALUE",
-            rich_help_panel=PLUGIN_PANEL,
-        ),
+        set_option("Any plugin setting, KEY=VALUE (repeatable), e.g. max_candidates=2000."),
     ] = None,
 ) -> None:
     """New tags for stored images with the current threshold, limit and vocabulary, from

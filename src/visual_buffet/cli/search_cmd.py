@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from visual_buffet.cli.common import fail
-from visual_buffet.cli.tag_cmd import PLUGIN_PANEL, _flag
+from visual_buffet.cli.options import (
+    TaggedDtype,
+    TaggedQuality,
+    TaggedQuantization,
+    TaggedVariant,
+    library_option,
+    set_option,
+)
 
 
 def search(
@@ -76,28 +83,19 @@ def search(
     ] = None,
     library: Annotated[
         Path | None,
-        typer.Option(
-            "--library",
-            help="Library store to search (default: VISUAL_BUFFET_LIBRARY, else "
+        library_option(
+            "Library store to search (default: VISUAL_BUFFET_LIBRARY, else "
             "library.sqlite3 in the user data folder).",
             dir_okay=False,
-            show_default=False,
-            metavar="FILE",
         ),
     ] = None,
-    quality: Annotated[str | None, _flag("The quality the images were tagged at.")] = None,
-    variant: Annotated[str | None, _flag("The model variant the images were tagged with.")] = None,
-    dtype: Annotated[str | None, _flag("The dtype the images were tagged with.")] = None,
-    quantization: Annotated[str | None, _flag("The quantization they were tagged with.")] = None,
+    quality: TaggedQuality = None,
+    variant: TaggedVariant = None,
+    dtype: TaggedDtype = None,
+    quantization: TaggedQuantization = None,
     set_values: Annotated[
         list[str] | None,
-        typer.Option(
-            "--set",
-            help="Any plugin setting, KEY=VALUE (repeatable), e.g. model=/path/to/checkpoint.",
-            show_default=False,
-            metavar="KEY=VALUE",
-            rich_help_panel=PLUGIN_PANEL,
-        ),
+        set_option("Any plugin setting, KEY=VALUE (repeatable), e.g. model=/path/to/checkpoint."),
     ] = None,
 ) -> None:
     """Find stored images: ranked by the model's own score for TEXT (the confidence a tag of

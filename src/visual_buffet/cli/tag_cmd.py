@@ -15,20 +15,15 @@ from visual_buffet.cli.common import (
     fail,
     info,
     plain_values,
-    resolve_settings,
+    resolve_host_values,
+    resolve_plugin_values,
     state,
     warn,
 )
+from visual_buffet.cli.options import flag_option as _flag
+from visual_buffet.cli.options import library_option, set_option
 from visual_buffet.cli.plugin_choice import choose_plugins as _choose_plugins
 from visual_buffet.cli.plugin_choice import cli_layers as _cli_layers
-
-PLUGIN_PANEL = "Plugin settings (see `visual-buffet plugins info NAME`)"
-
-
-def _flag(help_text: str) -> Any:
-    return typer.Option(
-        show_default=False, help=help_text, rich_help_panel=PLUGIN_PANEL, metavar="VALUE"
-    )
 
 
 def tag(
@@ -82,13 +77,10 @@ def tag(
     ] = None,
     library: Annotated[
         Path | None,
-        typer.Option(
-            "--library",
-            help="Library store to resume from and keep results in (default: "
+        library_option(
+            "Library store to resume from and keep results in (default: "
             "VISUAL_BUFFET_LIBRARY, else library.sqlite3 in the user data dir; "
-            "`visual-buffet library path` prints it). See docs/library.md.",
-            show_default=False,
-            metavar="FILE",
+            "`visual-buffet library path` prints it). See docs/library.md."
         ),
     ] = None,
     no_library: Annotated[
@@ -126,13 +118,9 @@ def tag(
     ] = None,
     set_values: Annotated[
         list[str] | None,
-        typer.Option(
-            "--set",
-            help="Any plugin or image setting, KEY=VALUE (repeatable). KEY may be scoped: "
-            "siglip.max_candidates=2000, images.max_pixels=200000000.",
-            show_default=False,
-            metavar="KEY=VALUE",
-            rich_help_panel=PLUGIN_PANEL,
+        set_option(
+            "Any plugin or image setting, KEY=VALUE (repeatable). KEY may be scoped: "
+            "siglip.max_candidates=2000, images.max_pixels=200000000."
         ),
     ] = None,
 ) -> None:
@@ -158,10 +146,8 @@ def tag(
     configuration error (nothing was run, an existing -o file is untouched); 130 Ctrl-C,
     143 SIGTERM (the images finished so far are written: see docs/output.md).
     """
-    from visual_buffet.config import HOST_SCHEMA
     from visual_buffet.discovery import discover_plugins
     from visual_buffet.output import OutputError, check_output_path, output_format
-    from visual_buffet.settings import SettingError
 
     try:  # before any model loads: a run must not tag for an hour, then fail to write
         fmt = output_format(fmt, output)
@@ -188,21 +174,8 @@ def tag(
     layers, host_layer = _cli_layers(chosen, plugins, flag_values, set_values or [])
 
     # --- validate everything before reading any image -------------------------------------
-    try:
-        host_values, host_warnings = HOST_SCHEMA.resolve(
-            [(f"{config.source} [images]", config.host_values()), ("--set", host_layer)]
-        )
-    except SettingError as exc:
-        fail(str(exc))
-    for message in host_warnings:
-        warn(message)
-    resolved: dict[str, dict[str, Any]] = {}
-    for name in chosen:
-        values, warnings = resolve_settings(plugins[name], config, layers[name])
-        for message in warnings:
-            warn(message)
-        values.pop("enabled")
-        resolved[name] = values
+    host_values = resolve_host_values(config, host_layer)
+    resolved = {name: resolve_plugin_values(plugins[name], config, layers[name]) for name in chosen}
 
     # --- find the images -------------------------------------------------------------------
     from visual_buffet.scan import find_images

@@ -1,0 +1,39 @@
+"""Options that several commands share, declared once (``tag``, ``retag``, ``search``...)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+PLUGIN_PANEL = "Plugin settings (see `visual-buffet plugins info NAME`)"
+
+
+def flag_option(help_text: str) -> Any:
+    """A dedicated plugin-setting flag (``--quality``...), shown in the plugin panel."""
+    return typer.Option(
+        show_default=False, help=help_text, rich_help_panel=PLUGIN_PANEL, metavar="VALUE"
+    )
+
+
+def set_option(help_text: str) -> Any:
+    """``--set KEY=VALUE`` (repeatable), shown in the plugin panel."""
+    return typer.Option(
+        "--set",
+        help=help_text,
+        show_default=False,
+        metavar="KEY=VALUE",
+        rich_help_panel=PLUGIN_PANEL,
+    )
+
+
+def library_option(help_text: str, **extra: Any) -> Any:
+    """``--library FILE``: the library store a command reads or writes."""
+    return typer.Option("--library", help=help_text, show_default=False, metavar="FILE", **extra)
+
+
+# The settings that select which stored embeddings `retag` and `search` use.
+TaggedQuality = Annotated[str | None, flag_option("The quality the images were tagged at.")]
+TaggedVariant = Annotated[str | None, flag_option("The model variant the images were tagged with.")]
+TaggedDtype = Annotated[str | None, flag_option("The dtype the images were tagged with.")]
+TaggedQuantization = Annotated[str | None, flag_option("The quantization they were tagged with.")]
