@@ -116,14 +116,11 @@ def load_into(
     plugin._batch = CPU_BATCH_SIZE if s["batch_size"] == "auto" else int(s["batch_size"])
     plugin._loaded = model
     plugin._runtime = "onnx"
-    plugin._run_info = {
-        **model.describe(),
-        "runtime_reason": why,
-        "vocabulary_size": len(plugin._labels),
-        "vocabulary_sha256": plugin._vocabulary.sha256(),
-        "text_cache": "hit" if hit else "miss",
-        "load_ms": round(model.load_ms, 1),
-        "text_ms": round(text_ms, 1),
-    }
-    if model.naflex:
-        plugin._run_info["max_num_patches"] = patches
+    plugin.record_run_info(
+        model.describe(),
+        why=why,
+        text_hit=hit,
+        load_ms=model.load_ms,
+        text_ms=text_ms,
+        naflex=model.naflex,
+    )

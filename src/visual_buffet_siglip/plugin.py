@@ -224,18 +224,37 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
             s["batch_size"], machine, loaded.weight_bytes, tokens, loaded.hidden_size
         )
         self._loaded, self._runtime = loaded, "torch"
+        self.record_run_info(
+            {**loaded.describe(), "runtime": "torch"},
+            why=why,
+            text_hit=hit,
+            load_ms=loaded.load_ms,
+            text_ms=text_ms,
+            naflex=loaded.naflex,
+        )
+
+    def record_run_info(
+        self,
+        model: dict[str, Any],
+        *,
+        why: str,
+        text_hit: bool,
+        load_ms: float,
+        text_ms: float,
+        naflex: bool,
+    ) -> None:
+        """The model metadata every record of this run carries, for either runtime."""
         self._run_info = {
-            **loaded.describe(),
-            "runtime": "torch",
+            **model,
             "runtime_reason": why,
             "vocabulary_size": len(self._labels),
             "vocabulary_sha256": self._vocabulary.sha256(),
-            "text_cache": "hit" if hit else "miss",
-            "load_ms": round(loaded.load_ms, 1),
+            "text_cache": "hit" if text_hit else "miss",
+            "load_ms": round(load_ms, 1),
             "text_ms": round(text_ms, 1),
         }
-        if loaded.naflex:
-            self._run_info["max_num_patches"] = s["naflex.max_num_patches"]
+        if naflex:
+            self._run_info["max_num_patches"] = self.settings["naflex.max_num_patches"]
 
     # -- per image (worker threads) ------------------------------------------------------
     def prepare(self, image: LoadedImage) -> PreparedImage:
