@@ -143,3 +143,20 @@ def comparable(record: dict) -> dict:
             for t in record["tags"]
         ],
     }
+
+
+def assert_same_records(left: list[dict], right: list[dict], tol: float = 1e-5) -> None:
+    """Two runs' records agree: the same files, errors, labels and views, and confidences
+    within `tol`. Runs that batch images differently (a resumed run, two runs at once)
+    differ in the last float bits, so rounding to 6 places alone can flip a digit."""
+    by_file = {Path(r["file"]).name: r for r in left}
+    assert sorted(by_file) == sorted(Path(r["file"]).name for r in right)
+    for other in right:
+        name = Path(other["file"]).name
+        mine = by_file[name]
+        assert mine["error"] == other["error"], name
+        tags = {t["label"]: t for t in mine["tags"]}
+        assert sorted(tags) == sorted(t["label"] for t in other["tags"]), name
+        for tag in other["tags"]:
+            assert abs(tags[tag["label"]]["confidence"] - tag["confidence"]) <= tol, (name, tag)
+            assert tags[tag["label"]].get("found_in") == tag.get("found_in"), (name, tag)

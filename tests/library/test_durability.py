@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.library.conftest import (
-    comparable,
+    assert_same_records,
     integrity,
     store_path,
     stored_results,
@@ -75,9 +75,7 @@ def test_killed_mid_run_then_resumed_equals_an_uninterrupted_run(
     assert sources.count("store") == kept and sources.count("model") == PHOTOS - kept
     reference = run_tag(folder, *args, "--no-library")
     assert reference.code == 0, reference.stderr
-    assert sorted(map(comparable, resumed.records), key=str) == sorted(
-        map(comparable, reference.records), key=str
-    )
+    assert_same_records(resumed.records, reference.records)
     assert integrity(store) == "ok" and stored_results(store) == PHOTOS
 
 
@@ -95,6 +93,4 @@ def test_two_runs_on_one_store_at_once(plugin_site, run_tag, tiny_v1, vocab, tmp
     again = run_tag(folder, *args)
     assert set(again.sources().values()) == {"store"}
     reference = run_tag(folder, *args, "--no-library")
-    assert sorted(map(comparable, again.records), key=str) == sorted(
-        map(comparable, reference.records), key=str
-    )
+    assert_same_records(again.records, reference.records)

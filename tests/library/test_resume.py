@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.library.conftest import comparable, integrity, store_path, write_photos
+from tests.library.conftest import (
+    assert_same_records,
+    comparable,
+    integrity,
+    store_path,
+    write_photos,
+)
 
 
 def _siglip(checkpoint, vocab, *extra):
@@ -103,7 +109,7 @@ def test_force_tags_again_and_no_library_keeps_nothing(run_tag, tiny_v1, vocab, 
     assert run_tag(*photos, *args).code == 0
     forced = run_tag(*photos, *args, "--force")
     assert forced.code == 0 and set(forced.sources().values()) == {"model"}
-    assert [comparable(r) for r in forced.records] == [comparable(r) for r in nothing.records]
+    assert_same_records(forced.records, nothing.records)
     contradiction = run_tag(*photos, *args, "--no-library", "--library", tmp_path / "x.db")
     assert contradiction.code == 2 and "contradict" in contradiction.stderr
 
