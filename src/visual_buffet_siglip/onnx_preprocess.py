@@ -12,6 +12,10 @@ bit-identical to ``image_processor(images=..., return_tensors="np")`` (tested):
   ``max_num_patches`` rows, and give ``pixel_attention_mask`` (1 for real patches) and
   ``spatial_shapes`` (patch rows, patch columns).
 
+A fixed-resolution checkpoint whose settings ask for letterboxing
+(``visual_buffet_pad_to_square``, :mod:`visual_buffet_siglip.letterbox`) gets each view padded
+to a square before the resize, exactly as the PyTorch path pads it.
+
 The settings come from the checkpoint's saved ``preprocessor_config.json`` (released
 checkpoints) or the ``image_processor`` part of ``processor_config.json`` (``save_pretrained``
 of transformers 5); missing keys take the processor classes' defaults.
@@ -29,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from visual_buffet.plugin_api import PluginError
+from visual_buffet_siglip.letterbox import pad_mode, pad_to_square
 
 # Class defaults of SiglipImageProcessor / Siglip2ImageProcessor (transformers 5).
 _DEFAULTS: dict[bool, dict[str, Any]] = {
@@ -89,12 +94,18 @@ class ImagePreprocessor:
     fixed: tuple[int, int] | None  # (width, height) of FixRes checkpoints
     patch_size: int
     max_num_patches: int
+    pad: str | None = None  # letterbox mode (fixed resolution only), None: squash
 
     @classmethod
     def from_config(
-        cls, config: dict[str, Any], naflex: bool, max_num_patches: int = 256
+        cls,
+        config: dict[str, Any],
+        naflex: bool,
+        max_num_patches: int = 256,
+        where: str = "the checkpoint",
     ) -> ImagePreprocessor:
-        """Build from a saved image-processor config (a dict as in the json file)."""
+        """Build from a saved image-processor config (a dict as in the json file); ``where``
+        names the checkpoint in errors."""
         merged = {**_DEFAULTS[naflex], **config}
         rescale = None
         if merged.get("do_rescale", True):
@@ -102,10 +113,11 @@ class ImagePreprocessor:
         normalise = merged.get("do_normalize", True)
         mean = np.array(merged["image_mean"], dtype=np.float32) if normalise else None
         std = np.array(merged["image_std"], dtype=np.float32) if normalise else None
-        fixed = None
-        if not naflex:
+        fixed, pad = None, None
+        if not naflex:  # NaFlex keeps the aspect ratio: nothing to letterbox
             size = merged.get("size") or {"height": 224, "width": 224}
             fixed = (int(size["width"]), int(size["height"]))
+            pad = pad_mode(merged, where)
         return cls(
             naflex=naflex,
             resample=Image.Resampling(int(merged["resample"])),
@@ -115,6 +127,7 @@ class ImagePreprocessor:
             fixed=fixed,
             patch_size=int(merged.get("patch_size", 16)),
             max_num_patches=max_num_patches,
+            pad=pad,
         )
 
     @classmethod
@@ -122,7 +135,8 @@ class ImagePreprocessor:
         cls, folder: Path, naflex: bool, max_num_patches: int = 256
     ) -> ImagePreprocessor:
         """Build from a checkpoint folder's saved config."""
-        return cls.from_config(read_image_processor_config(folder), naflex, max_num_patches)
+        config = read_image_processor_config(folder)
+        return cls.from_config(config, naflex, max_num_patches, f"checkpoint {folder}")
 
     def target(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) the processor resizes a view of this size to."""
@@ -132,7 +146,10 @@ class ImagePreprocessor:
         return w, h
 
     def resize(self, view: Image.Image) -> Image.Image:
-        """Resize a view to the model's input size with the processor's filter."""
+        """Resize a view to the model's input size with the processor's filter (letterboxed
+        first when the checkpoint asks for it)."""
+        if self.pad is not None and self.fixed is not None:
+            view = pad_to_square(view, self.pad)
         return view.resize(self.target(*view.size), self.resample)
 
     def normalised(self, view: Image.Image) -> np.ndarray:

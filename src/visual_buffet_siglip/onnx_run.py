@@ -112,7 +112,7 @@ def load_into(
         plugin._input_side = pre.patch_size * int(math.sqrt(patches))
     else:
         plugin._input_side = int(model.meta["image_size"])
-    plugin._model_size = ModelInputSize(pre.resample, pre.fixed, pre.patch_size, patches)
+    plugin._model_size = ModelInputSize(pre.resample, pre.fixed, pre.patch_size, patches, pre.pad)
     plugin._batch = CPU_BATCH_SIZE if s["batch_size"] == "auto" else int(s["batch_size"])
     plugin._loaded = model
     plugin._runtime = "onnx"

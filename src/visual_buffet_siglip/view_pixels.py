@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from visual_buffet_siglip.letterbox import pad_mode, pad_to_square
 from visual_buffet_siglip.views import PlannedView
 
 
@@ -21,23 +22,27 @@ class ModelInputSize:
     The processors' PIL backend converts to NumPy and back around its resize (measured 70 ms
     for a 1500 px view, 14 ms this way). Resizing first to the very size and with the filter
     the processor uses gives bit-identical pixel values (tested against the joint forward):
-    its own resize is then a no-op. NaFlex sizes come from transformers' own search, redone
-    in :func:`~visual_buffet_siglip.onnx_preprocess.naflex_size` (equal, tested) so that
-    preparing a view never imports transformers.
+    its own resize is then a no-op. A fixed-resolution checkpoint that asks for letterboxing
+    (``pad``, see :mod:`visual_buffet_siglip.letterbox`) gets each view padded to a square
+    first; the boxes of the views stay in image coordinates. NaFlex sizes come from
+    transformers' own search, redone in :func:`~visual_buffet_siglip.onnx_preprocess.naflex_size`
+    (equal, tested) so that preparing a view never imports transformers.
     """
 
     resample: Image.Resampling
     fixed: tuple[int, int] | None  # (width, height) of FixRes checkpoints
     patch_size: int = 16
     max_num_patches: int = 256
+    pad: str | None = None  # letterbox mode of a fixed-resolution checkpoint, None: squash
 
     @classmethod
     def for_processor(cls, image_processor: Any, naflex: bool, max_num_patches: int) -> Any:
         resample = Image.Resampling(int(image_processor.resample))
-        if naflex:
+        if naflex:  # NaFlex keeps the aspect ratio: nothing to letterbox
             return cls(resample, None, int(image_processor.patch_size), max_num_patches)
         size = image_processor.size
-        return cls(resample, (int(size["width"]), int(size["height"])))
+        fixed = (int(size["width"]), int(size["height"]))
+        return cls(resample, fixed, pad=pad_mode(image_processor))
 
     def target(self, width: int, height: int) -> tuple[int, int]:
         if self.fixed is not None:
@@ -48,6 +53,8 @@ class ModelInputSize:
         return w, h
 
     def __call__(self, view: Image.Image) -> Image.Image:
+        if self.pad is not None and self.fixed is not None:
+            view = pad_to_square(view, self.pad)
         return view.resize(self.target(*view.size), self.resample)
 
 

@@ -34,6 +34,7 @@ from visual_buffet_siglip.demo.shapes import (
     render_scene,
     tags_for,
 )
+from visual_buffet_siglip.letterbox import processor_pixels
 from visual_buffet_siglip.loading import quiet_transformers
 from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE, demo_model_dir
 from visual_buffet_siglip.views import QUALITY_LEVELS
@@ -109,9 +110,9 @@ def image_text_cosines(
         text = F.normalize(model.get_text_features(input_ids=ids).pooler_output, dim=-1)
         rows = []
         for start in range(0, len(images), batch_size):
-            batch = [image.convert("RGB") for image in images[start : start + batch_size]]
-            pixels = processor.image_processor(images=batch, return_tensors="pt")["pixel_values"]
-            pixels = pixels.to(device)
+            batch = images[start : start + batch_size]
+            # letterboxed first if the checkpoint asks for it, as the plugin's views are
+            pixels = processor_pixels(processor.image_processor, batch).to(device)
             image = F.normalize(model.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
             rows.append(image @ text.T)
     return torch.cat(rows).cpu().numpy()

@@ -68,6 +68,7 @@ from visual_buffet_siglip.demo.shapes import (
     render_scene,
     tags_for,
 )
+from visual_buffet_siglip.letterbox import PAD_TO_SQUARE_KEY, pad_mode, processor_pixels
 from visual_buffet_siglip.loading import quiet_transformers
 from visual_buffet_siglip.synthetic import VOCABULARY_WORDS, build_siglip_tokenizer
 from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE
@@ -117,6 +118,7 @@ class TrainConfig:
     crop_fraction: float = 0.3
     everyday_fraction: float = 0.0
     photo_canvas_fraction: float = 0.0
+    pad_to_square: str = ""
     distinct_batches: int = 400
     seed: int = 0
     threads: int = 2
@@ -309,7 +311,7 @@ class StepBatches(torch.utils.data.Dataset):
                 targets[index, DEMO_TAGS.index(tag)] = 1.0
             for tag in ignored:
                 weights[index, DEMO_TAGS.index(tag)] = 0.0
-        pixels = self.image_processor(images=images, return_tensors="pt")["pixel_values"]
+        pixels = processor_pixels(self.image_processor, images)  # letterboxed if asked
         return pixels, targets, weights
 
 
@@ -589,6 +591,10 @@ def train(config: TrainConfig, out_dir: Path, *, log_every: int = 50) -> dict:
             model = build_model(
                 config, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id
             )
+        if config.pad_to_square:
+            # Saved with the processor: the plugin letterboxes this model's views the same way.
+            pad_mode({PAD_TO_SQUARE_KEY: config.pad_to_square}, "--pad-to-square")
+            setattr(processor.image_processor, PAD_TO_SQUARE_KEY, config.pad_to_square)
         model.to(device).train()
         # Tags first, then the distractors: every one is scored on every training image.
         input_ids = prompt_input_ids(tokenizer, (*DEMO_TAGS, *DISTRACTOR_WORDS)).to(device)
