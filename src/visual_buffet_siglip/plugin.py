@@ -21,12 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from visual_buffet import __version__, paths
 from visual_buffet.images import LoadedImage
 from visual_buffet.plugin_api import ImageEmbeddings, ImageTags, Plugin, PluginError, Tag, View
-from visual_buffet_siglip import scoring
 from visual_buffet_siglip.rescoring import StoredEmbeddingsMixin
 from visual_buffet_siglip.settings import DEFAULT_THRESHOLD, SETTINGS
 from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE, ModelChoice, resolve_model
@@ -41,7 +38,14 @@ from visual_buffet_siglip.vocabulary import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from visual_buffet.hardware import HardwareInfo
+    from visual_buffet_siglip.scoring import Scored
+
+# NumPy and the scoring module are imported where they are used: a rerun that finds every
+# image in the library store constructs this plugin for its identity only, and NumPy's
+# import (~60 ms) would be a sixth of that run's start-up.
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,8 @@ class _Pending:
 
     def add(self, index: int, feature: np.ndarray) -> None:
         if self.features is None:
+            import numpy as np
+
             self.features = np.empty((self.views_total, feature.shape[-1]), dtype=np.float32)
         self.features[index] = feature
         self.scored += 1
@@ -205,6 +211,8 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
             lambda: encode_texts(model, tokenizer, texts, loaded.device).cpu().numpy(),
             numpy=True,
         )
+        import numpy as np
+
         self._text = np.ascontiguousarray(embeddings, dtype=np.float32)
         with torch.inference_mode():
             self._scale = float(model.logit_scale.float().exp())
@@ -305,6 +313,8 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
 
     def image_probabilities(self, inputs: dict[str, Any]) -> np.ndarray:
         """Sigmoid probabilities (views, labels) for a batch of view tensors."""
+        from visual_buffet_siglip import scoring
+
         return scoring.probabilities(self.encode_views(inputs), self._text, self._scale, self._bias)
 
     def _forward(self, inputs: dict[str, Any]) -> np.ndarray:
@@ -324,6 +334,8 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
                 {k: v[: self._batch] for k, v in inputs.items()},
                 {k: v[self._batch :] for k, v in inputs.items()},
             ]
+            import numpy as np
+
             return np.concatenate([self._forward(h) for h in halves])
 
     def tag(self, items: Sequence[PreparedImage]) -> list[ImageTags]:
@@ -332,6 +344,8 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
     def tag_stream(self, items: Iterable[PreparedImage]) -> Iterator[ImageTags]:
         """Fill batches with views across images; yield each image when its views are done."""
         if self._runtime == "onnx":
+            import numpy as np
+
             stack = np.stack
         else:
             import torch
@@ -382,6 +396,8 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
 
     def _tags(self, stored: ImageEmbeddings, text: np.ndarray) -> ImageTags:
         """Tags of one image from its view embeddings: the live path and re-scoring alike."""
+        from visual_buffet_siglip import scoring
+
         scored = scoring.score_image(
             stored.vectors,
             text,
@@ -390,6 +406,10 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
             self.settings["threshold"],
             self.settings["max_tags"],
         )
+        return self._tags_of(stored, scored)
+
+    def _tags_of(self, stored: ImageEmbeddings, scored: Scored) -> ImageTags:
+        """The :class:`ImageTags` of one image's scored labels (names, parents, views)."""
         parents = self._vocabulary.parents
         tags = [
             Tag(

@@ -9,19 +9,20 @@ holds the labels (under the key the embeddings were stored with).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from visual_buffet import paths
 from visual_buffet.plugin_api import ImageEmbeddings, ImageTags
 from visual_buffet_siglip import identity
-from visual_buffet_siglip.scoring import stored_probabilities
 from visual_buffet_siglip.vocabulary import prompts
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from visual_buffet_siglip.scoring import Scored
     from visual_buffet_siglip.variants import ModelChoice
     from visual_buffet_siglip.vocabulary import Vocabulary
 
@@ -43,7 +44,7 @@ class StoredEmbeddingsMixin:
         def model_choice(self) -> ModelChoice: ...
         def vocabulary(self, choice: ModelChoice) -> Vocabulary: ...
         def load(self) -> None: ...
-        def _tags(self, stored: ImageEmbeddings, text: np.ndarray) -> ImageTags: ...
+        def _tags_of(self, stored: ImageEmbeddings, scored: Scored) -> ImageTags: ...
 
     # -- contract v2: identities, re-scoring, text queries ---------------------------------
     def embedding_identity(self) -> dict[str, Any]:
@@ -68,20 +69,37 @@ class StoredEmbeddingsMixin:
 
         The text embeddings of the labels come from the text-embedding cache under the key
         the embeddings were stored with; only on a miss is the model loaded (its text tower
-        runs, never the vision tower). Scored by the same function as a live run.
+        runs, never the vision tower). Images stored with the same scoring values are scored
+        together (:func:`~visual_buffet_siglip.scoring.score_images`), by the same formula,
+        threshold and limit as a live run; each record's ``rescore_ms`` is its share.
         """
-        results = []
-        for item in stored:
+        from visual_buffet_siglip.scoring import score_images
+
+        if not self._labels:
+            self._vocabulary = self.vocabulary(self.model_choice())
+            self._labels = self._vocabulary.labels
+        groups: dict[str, list[int]] = {}
+        for index, item in enumerate(stored):
+            groups.setdefault(json.dumps(item.scoring, sort_keys=True), []).append(index)
+        results: list[ImageTags | None] = [None] * len(stored)
+        for indices in groups.values():
             start = time.perf_counter()
-            if not self._labels:
-                self._vocabulary = self.vocabulary(self.model_choice())
-                self._labels = self._vocabulary.labels
-            text = self._label_embeddings(item.scoring)
-            result = self._tags(item, text)
-            result.model = {"views": len(item.views), "vocabulary_size": len(self._labels)}
-            result.timings = {"rescore_ms": (time.perf_counter() - start) * 1000}
-            results.append(result)
-        return results
+            info = stored[indices[0]].scoring
+            scored = score_images(
+                [stored[i].vectors for i in indices],
+                self._label_embeddings(info),
+                float(info["scale"]),
+                float(info["bias"]),
+                self.settings["threshold"],
+                self.settings["max_tags"],
+            )
+            share_ms = (time.perf_counter() - start) * 1000 / len(indices)
+            for i, image in zip(indices, scored, strict=True):
+                result = self._tags_of(stored[i], image)
+                result.model = {"views": len(stored[i].views), "vocabulary_size": len(self._labels)}
+                result.timings = {"rescore_ms": share_ms}
+                results[i] = result
+        return [r for r in results if r is not None]
 
     def encode_text(
         self, texts: Sequence[str], scoring: dict[str, Any] | None = None
@@ -98,6 +116,8 @@ class StoredEmbeddingsMixin:
 
     def score_embeddings(self, texts: np.ndarray, vectors: np.ndarray, scoring: Any) -> np.ndarray:
         """``sigmoid(scale * cos + bias)`` (len(vectors), len(texts)): a tag's own score."""
+        from visual_buffet_siglip.scoring import stored_probabilities
+
         return stored_probabilities(vectors, texts, scoring)
 
     def _label_embeddings(self, stored_scoring: dict[str, Any]) -> np.ndarray:
@@ -118,6 +138,8 @@ class StoredEmbeddingsMixin:
             digest, canonical = cache_key(**key, labels=labels)
             cached = cache.load(digest, canonical, len(labels), numpy=True)
             if cached is not None:
+                import numpy as np
+
                 return np.ascontiguousarray(cached, dtype=np.float32)
         self.load()  # the text tower is needed: load the model (no image goes through it)
         texts = prompts(labels)
@@ -127,6 +149,8 @@ class StoredEmbeddingsMixin:
             lambda: _encode_prompts(self._loaded, texts),
             numpy=True,
         )
+        import numpy as np
+
         return np.ascontiguousarray(embeddings, dtype=np.float32)
 
 

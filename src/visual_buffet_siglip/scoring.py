@@ -13,6 +13,7 @@ Importing this module needs NumPy only (no torch).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,42 @@ def score_image(
     best, best_view = best_over_views(probabilities(views, text, scale, bias))
     keep = select(best, threshold, limit)
     return Scored(keep, best[keep], best_view[keep])
+
+
+def score_images(
+    images: Sequence[np.ndarray],
+    text: np.ndarray,
+    scale: float,
+    bias: float,
+    threshold: float,
+    limit: int,
+    block_rows: int = 8192,
+) -> list[Scored]:
+    """:func:`score_image` for many images that share the text and the scoring values.
+
+    The views of consecutive images are stacked into blocks of about ``block_rows`` rows
+    and scored with one matrix product per block (re-scoring 10,000 stored images was
+    10,000 separate (1 x dim) products before: 0.4 ms an image); the best view, threshold
+    and limit are then taken per image exactly as :func:`score_image` does. Equal to it up
+    to the last float bits of the product (a block and a single row may be summed in
+    another order by the BLAS).
+    """
+    results: list[Scored] = []
+    start = 0
+    while start < len(images):
+        stop, rows = start, 0
+        while stop < len(images) and (rows == 0 or rows + len(images[stop]) <= block_rows):
+            rows += len(images[stop])
+            stop += 1
+        probs = probabilities(np.concatenate(images[start:stop]), text, scale, bias)
+        offset = 0
+        for views in images[start:stop]:
+            best, best_view = best_over_views(probs[offset : offset + len(views)])
+            keep = select(best, threshold, limit)
+            results.append(Scored(keep, best[keep], best_view[keep]))
+            offset += len(views)
+        start = stop
+    return results
 
 
 def stored_probabilities(vectors: np.ndarray, text: np.ndarray, info: Any) -> np.ndarray:

@@ -29,7 +29,8 @@ try:
 except SystemExit as exc:
     code = exc.code or 0
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
-print("REPORT=" + json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+numpy = "numpy" in sys.modules
+print("REPORT=" + json.dumps({"code": code, "heavy": heavy, "numpy": numpy}), file=sys.stderr)
 """.replace("HEAVY", repr(HEAVY))
 
 
@@ -42,6 +43,7 @@ class Run:
     records: list[dict]
     heavy: list[str] | None = None
     summary: dict | None = None
+    numpy: bool | None = None  # whether the run imported NumPy (with report=True)
 
     def by_name(self) -> dict[str, dict]:
         return {Path(r["file"]).name: r for r in self.records}
@@ -103,11 +105,12 @@ def run_tag(plugin_site) -> Callable[..., Run]:
             records, summary = document["results"], document["summary"]
         else:
             records = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
-        heavy = None
+        heavy = numpy = None
         if report:
             line = next(x for x in done.stderr.splitlines() if x.startswith("REPORT="))
-            heavy = json.loads(line.removeprefix("REPORT="))["heavy"]
-        return Run(done.returncode, done.stderr, records, heavy, summary)
+            imported = json.loads(line.removeprefix("REPORT="))
+            heavy, numpy = imported["heavy"], imported["numpy"]
+        return Run(done.returncode, done.stderr, records, heavy, summary, numpy)
 
     return run
 

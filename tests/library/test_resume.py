@@ -30,6 +30,7 @@ def test_a_rerun_emits_stored_records_without_importing_torch(run_tag, tmp_path)
     again = run_tag(*photos, "--variant", "demo", "--quality", "standard", report=True)
     assert again.code == 0, again.stderr
     assert again.heavy == [], f"a fully stored rerun imported {again.heavy}"
+    assert again.numpy is False  # nor NumPy: its start-up is the whole cost of a rerun
     assert set(again.sources().values()) == {"store"}
     for name, record in again.by_name().items():
         original = dict(first.by_name()[name])

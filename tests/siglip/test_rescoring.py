@@ -119,3 +119,22 @@ def test_a_query_text_scores_like_the_tag(checkpoints, wide_photo, tmp_path) -> 
     expected = next(t for t in live.tags if t.label == "red car")
     assert float(scores.max()) == pytest.approx(expected.confidence, abs=1e-6)
     assert stored.views[int(scores[:, 0].argmax())] == expected.found_in
+
+
+def test_images_scored_together_equal_each_scored_alone() -> None:
+    """Re-scoring stacks the views of many images into blocks (one matrix product per
+    block); every image keeps the labels, order, views and confidences it gets alone."""
+    from visual_buffet_siglip.scoring import normalise, score_image, score_images
+
+    rng = np.random.default_rng(3)
+    text = normalise(rng.standard_normal((300, 32)))
+    images = [normalise(rng.standard_normal((int(n), 32))) for n in rng.integers(1, 12, 40)]
+    for block_rows in (1, 7, 64, 10_000):  # a block per image, blocks across images, one
+        together = score_images(images, text, 12.0, -1.5, 0.2, 25, block_rows=block_rows)
+        assert len(together) == len(images)
+        for views, got in zip(images, together, strict=True):
+            alone = score_image(views, text, 12.0, -1.5, 0.2, 25)
+            assert got.labels.tolist() == alone.labels.tolist()
+            assert got.views.tolist() == alone.views.tolist()
+            np.testing.assert_allclose(got.confidences, alone.confidences, rtol=0, atol=1e-6)
+    assert any(len(s.labels) for s in together) and score_images([], text, 1, 0, 0, 0) == []
