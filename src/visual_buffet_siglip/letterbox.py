@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from visual_buffet.plugin_api import PluginError
@@ -72,6 +71,8 @@ def pad_to_square(image: Image.Image, mode: str = "edge") -> Image.Image:
     side = max(width, height)
     left, top = (side - width) // 2, (side - height) // 2
     pad = [(top, side - height - top), (left, side - width - left)]
+    import numpy as np  # here, not at the top: a stored rerun imports no NumPy
+
     pixels = np.asarray(image)
     if pixels.ndim == 3:
         pad.append((0, 0))
