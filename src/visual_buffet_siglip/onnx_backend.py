@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,12 @@ from visual_buffet import paths
 from visual_buffet.plugin_api import PluginError
 from visual_buffet_siglip.onnx_cache import CachedExport, OnnxExportCache, export_key
 from visual_buffet_siglip.onnx_preprocess import ImagePreprocessor
+from visual_buffet_siglip.onnx_session import (
+    derive_optimised,
+    open_session,
+    optimised_key,
+    verified_session,
+)
 from visual_buffet_siglip.scoring import normalise
 from visual_buffet_siglip.variants import ModelChoice
 
@@ -81,46 +86,6 @@ def checkpoint_folder(choice: ModelChoice, report: Callable[[str], None]) -> tup
     return folder, folder.name
 
 
-def _verified_session(entry: CachedExport, threads: int) -> Any:
-    """The session of an export whose sha256 is checked in a thread while onnxruntime loads
-    the file (measured on the so400m float32 graph under load: 11.9 s for both at once
-    against 4.8 s + 14.0 s one after the other). None, with a warning and the manifest
-    removed, when the hash does not match."""
-    if entry.verified:
-        return _session(entry.path, threads)
-    result: dict[str, bool] = {}
-    thread = threading.Thread(target=lambda: result.update(ok=entry.hash_matches()))
-    thread.start()
-    try:
-        session = _session(entry.path, threads)
-    except Exception:
-        thread.join()
-        if result.get("ok", False):
-            raise  # a sound file onnxruntime cannot load: not a cache problem
-        session = None
-    thread.join()
-    if not result.get("ok", False):
-        log.warning("ONNX export %s rejected (sha256 mismatch); rebuilding", entry.path.parent)
-        entry.discard()
-        return None
-    return session
-
-
-def _session(path: Path, threads: int) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Idle intra-op threads sleep instead of spinning: the decode workers run on the same
-    # cores between batches and would otherwise compete with busy-waiting threads.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def is_naflex(folder: Path) -> bool:
     """Whether a checkpoint folder holds a SigLIP 2 NaFlex model (its config.json says so)."""
     import json
@@ -145,7 +110,6 @@ def ensure_exports(
     wanted: Sequence[tuple[str, str]],
     report: Callable[[str], None],
     patches: int = 256,
-    verify: bool = True,
 ) -> dict[tuple[str, str], CachedExport]:
     """The verified exports for each (tower, precision) wanted, exporting what is missing.
 
@@ -162,7 +126,7 @@ def ensure_exports(
 
     found: dict[tuple[str, str], CachedExport] = {}
     for tower, precision in wanted:
-        entry = cache.load(key(tower, precision), verify=verify)
+        entry = cache.load(key(tower, precision))
         if entry is not None:
             found[(tower, precision)] = entry
     missing = [w for w in wanted if w not in found]
@@ -273,7 +237,7 @@ class OnnxModel:
             exports = ensure_exports(
                 self.folder, self.choice.source, self.revision, [("text", "fp32")], report
             )
-            self._text = _session(exports[("text", "fp32")].path, self.threads)
+            self._text = open_session(exports[("text", "fp32")].path, self.threads)
         if self._tokenizer is None:
             self._tokenizer = AutoProcessor.from_pretrained(self.folder).tokenizer
         tokenizer = self._tokenizer
@@ -322,7 +286,8 @@ def load_onnx(
     max_num_patches: int,
     report: Callable[[str], None] = log.info,
 ) -> OnnxModel:
-    """Find (or make) the verified vision export of ``choice`` and open it."""
+    """Find (or make) the verified vision export of ``choice`` in its optimised form
+    (:mod:`~visual_buffet_siglip.onnx_session`) and open it."""
     start = time.perf_counter()
     precision = {"none": "fp32", "8bit": "int8"}.get(quantization)
     if precision is None:
@@ -339,16 +304,23 @@ def load_onnx(
         exported.append(message)
         report(message)
 
-    wanted = [("vision", precision)]
-    entry = ensure_exports(
-        folder, choice.source, revision, wanted, noting, max_num_patches, verify=False
-    )[wanted[0]]
-    session = _verified_session(entry, count)
-    if session is None:  # the hash did not match: rebuilt, never used
-        entry = ensure_exports(folder, choice.source, revision, wanted, noting, max_num_patches)[
-            wanted[0]
-        ]
-        session = _session(entry.path, count)
+    wanted = ("vision", precision)
+    cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
+    patches = max_num_patches if is_naflex(folder) else None
+    fast_key = optimised_key(export_key(revision, choice.source, *wanted, patches))
+    # The warm path: the optimised form (onnx_session), its hashes checked while it opens.
+    entry = cache.load(fast_key, verify=False)
+    session = None if entry is None else verified_session(entry, count, optimised=True)
+    if session is None:  # absent or rejected: made again from the verified export
+        source = ensure_exports(folder, choice.source, revision, [wanted], noting, max_num_patches)
+        try:
+            entry, session = derive_optimised(cache, fast_key, source[wanted], count, noting)
+        except Exception as exc:  # onnxruntime could not write it (a full disk, most likely)
+            raise PluginError(
+                f"preparing the ONNX export of {choice.source} for this CPU failed "
+                f"({type(exc).__name__}: {exc}). Check the free space in {cache.folder}, "
+                'or set runtime = "torch" to run it with PyTorch.'
+            ) from exc
     export_ms = (time.perf_counter() - export_start) * 1000 if exported else 0.0
     meta = entry.meta
     preprocessor = ImagePreprocessor.from_checkpoint(folder, bool(meta["naflex"]), max_num_patches)

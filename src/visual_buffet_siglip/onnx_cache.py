@@ -1,13 +1,16 @@
-"""The ONNX export cache: one verified ``model.onnx`` per (checkpoint, tower, precision, export
+"""The ONNX export cache: verified ONNX graphs per (checkpoint, tower, precision, export
 settings), under ``visual_buffet.paths.cache_dir("siglip", "onnx")``.
 
-Each entry is a folder named by the digest of its key, holding ``model.onnx`` and a
-``manifest.json`` (the full key, the file's size and sha256, and what the runtime needs to know
-about the model: logit scale and bias, input names, sizes). The model file is written first and
-the manifest last, both atomically (temp file + rename), so an interrupted export leaves an
-entry without a valid manifest, which counts as absent. On read the key, size and sha256 are
-checked (hashing runs at ~1 GB/s: 0.35 s for a base vision tower); anything that does not match
-is reported and rebuilt, never trusted. Nothing here imports torch.
+Each entry is a folder named by the digest of its key, holding its files and a
+``manifest.json`` (the full key, each file's size and sha256, and what the runtime needs to
+know about the model: logit scale and bias, input names, sizes). An export is one file,
+``model.onnx``; the form onnxruntime loads fastest (:mod:`~visual_buffet_siglip.onnx_session`)
+is two: ``model.onnx`` (the optimised graph) and ``model.data`` (its weights as external data,
+memory-mapped by onnxruntime). The files are written first and the manifest last, all
+atomically (temp file + rename), so an interrupted write leaves an entry without a valid
+manifest, which counts as absent. On read the key and every file's size and sha256 are checked
+(hashing runs at ~1.2 GB/s: 0.3 s for a base vision tower); anything that does not match is
+reported and rebuilt, never trusted. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import importlib.metadata
 import json
 import logging
 import os
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
+DATA_FILE = "model.data"
+"""The external weights of an optimised graph (its ``model.onnx`` names this file)."""
 MANIFEST_FILE = "manifest.json"
 
 OPSET = 17
@@ -43,7 +49,7 @@ FUSIONS = "onnxruntime.transformers.optimizer(model_type=vit, opt_level=0)"
 """How vision graphs are rewritten after export (part of their cache key)."""
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
     """Installed version of a distribution, from its metadata (no import: milliseconds)."""
     try:
         return importlib.metadata.version(package)
@@ -65,15 +71,15 @@ def export_key(
         "precision": precision,
         "opset": OPSET,
         "exporter": EXPORTER,
-        "torch": _version("torch").split("+")[0],
-        "transformers": _version("transformers"),
+        "torch": package_version("torch").split("+")[0],
+        "transformers": package_version("transformers"),
     }
     if patches is not None:
         key["patches"] = patches
     if tower == "vision":  # fused with onnxruntime.transformers (onnx_export.fuse_operators)
         key["fusions"] = FUSIONS
     if precision == "int8" or tower == "vision":
-        key["onnxruntime"] = _version("onnxruntime")  # the fusions' and quantiser's output
+        key["onnxruntime"] = package_version("onnxruntime")  # the fusions' and quantiser's output
     return key
 
 
@@ -92,22 +98,37 @@ def sha256_file(path: Path) -> str:
 
 @dataclass(frozen=True)
 class CachedExport:
-    """An export: the model file, its manifest's ``meta`` and sha256, and whether the file's
-    hash has been checked yet (see :meth:`OnnxExportCache.load`)."""
+    """An entry: the graph file onnxruntime opens, its manifest's ``meta``, the bytes of all its
+    files, each file's sha256 (by name), and whether the hashes have been checked yet (see
+    :meth:`OnnxExportCache.load`)."""
 
     path: Path
     meta: dict[str, Any]
     size: int
-    sha256: str = ""
+    hashes: dict[str, str] = field(default_factory=dict)
     verified: bool = True
 
     def hash_matches(self) -> bool:
-        """Hash the file now and compare with the manifest (what ``verify=True`` does)."""
-        return sha256_file(self.path) == self.sha256
+        """Hash every file now and compare with the manifest (what ``verify=True`` does)."""
+        folder = self.path.parent
+        return all(sha256_file(folder / name) == digest for name, digest in self.hashes.items())
 
     def discard(self) -> None:
         """Remove the manifest: the entry counts as absent and is rebuilt on the next load."""
         (self.path.parent / MANIFEST_FILE).unlink(missing_ok=True)
+
+
+def _manifest_files(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{file name: {size, sha256}} of a manifest; one written before entries had several files
+    (``size`` and ``sha256`` of ``model.onnx`` at the top) reads as that one file."""
+    files = manifest.get("files")
+    if files is None:
+        return {MODEL_FILE: {"size": manifest.get("size"), "sha256": manifest.get("sha256")}}
+    if not isinstance(files, dict) or MODEL_FILE not in files:
+        raise ValueError(f"its files do not include {MODEL_FILE}")
+    if not all(isinstance(f, dict) and Path(n).name == n for n, f in files.items()):
+        raise ValueError("a file entry that is not a plain name with size and sha256")
+    return files
 
 
 class OnnxExportCache:
@@ -124,36 +145,41 @@ class OnnxExportCache:
         """The verified export for ``key``; None (with a log line saying why) when it is
         absent, incomplete, corrupt or made for another key.
 
-        ``verify=False`` checks the key and size but leaves the sha256 to the caller
-        (:meth:`CachedExport.hash_matches`): the runtime hashes the file in a thread while
-        onnxruntime loads it, and throws the session away if the hash does not match.
+        ``verify=False`` checks the key and the sizes but leaves the sha256 to the caller
+        (:meth:`CachedExport.hash_matches`): the runtime hashes the files in a thread while
+        onnxruntime loads them, and throws the session away if a hash does not match.
         """
         entry = self.entry_dir(key)
         manifest_path = entry / MANIFEST_FILE
-        model = entry / MODEL_FILE
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            files = _manifest_files(manifest)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, AttributeError) as exc:
             log.warning("ONNX export %s: unreadable manifest (%s); rebuilding", entry, exc)
             return None
-        problem = None
-        try:
-            size = model.stat().st_size
-        except OSError as exc:
-            size, problem = -1, f"model file missing ({exc.__class__.__name__})"
-        if problem is None and manifest.get("key") != _canonical(key):
-            problem = "made for another key"
-        elif problem is None and manifest.get("size") != size:
-            problem = f"size {size} bytes, manifest says {manifest.get('size')}"
-        elif problem is None and verify and manifest.get("sha256") != sha256_file(model):
-            problem = "sha256 mismatch"
+        problem = None if manifest.get("key") == _canonical(key) else "made for another key"
+        total = 0
+        for name, expected in files.items():
+            if problem is not None:
+                break
+            try:
+                size = (entry / name).stat().st_size
+            except OSError as exc:
+                problem = f"{name} missing ({exc.__class__.__name__})"
+                break
+            total += size
+            if expected.get("size") != size:
+                problem = f"{name}: size {size} bytes, manifest says {expected.get('size')}"
+            elif verify and expected.get("sha256") != sha256_file(entry / name):
+                problem = f"{name}: sha256 mismatch"
         if problem:
             log.warning("ONNX export %s rejected (%s); rebuilding", entry, problem)
             return None
         meta = dict(manifest.get("meta", {}))
-        return CachedExport(model, meta, size, str(manifest.get("sha256")), verify)
+        hashes = {name: str(f.get("sha256")) for name, f in files.items()}
+        return CachedExport(entry / MODEL_FILE, meta, total, hashes, verify)
 
     def staging_path(self, key: dict[str, Any]) -> Path:
         """A temp file in the entry's folder for an exporter to write (renamed by
@@ -162,19 +188,37 @@ class OnnxExportCache:
         entry.mkdir(parents=True, exist_ok=True)
         return entry / f".{MODEL_FILE}.{os.getpid()}.tmp"
 
+    def staging_dir(self, key: dict[str, Any]) -> Path:
+        """An empty temp folder in the entry's folder for a writer of several files (published
+        by :meth:`store_files`; same file system, so the renames are atomic)."""
+        staging = self.entry_dir(key) / f".staging.{os.getpid()}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        return staging
+
     def store(self, key: dict[str, Any], staged: Path, meta: dict[str, Any]) -> CachedExport:
-        """Publish a staged model file: the previous manifest goes first (a crash from here on
-        leaves no valid entry), then the model is fsynced and renamed into place, then the new
-        manifest is written atomically."""
+        """Publish a staged model file as the entry's ``model.onnx`` (see :meth:`store_files`)."""
+        return self.store_files(key, {MODEL_FILE: Path(staged)}, meta)
+
+    def store_files(
+        self, key: dict[str, Any], staged: dict[str, Path], meta: dict[str, Any]
+    ) -> CachedExport:
+        """Publish staged files under their names: the previous manifest goes first (a crash
+        from here on leaves no valid entry), then each file is fsynced, hashed and renamed into
+        place, then the new manifest (sizes and hashes of all of them) is written atomically.
+        A file still mapped by a running session keeps its old content: renaming replaces the
+        name, not the data."""
         entry = self.entry_dir(key)
         manifest_path = entry / MANIFEST_FILE
         manifest_path.unlink(missing_ok=True)
-        with Path(staged).open("rb") as handle:
-            os.fsync(handle.fileno())
-        size = Path(staged).stat().st_size
-        digest = sha256_file(staged)
-        model = entry / MODEL_FILE
-        os.replace(staged, model)
-        manifest = {"key": _canonical(key), "size": size, "sha256": digest, "meta": meta}
+        files: dict[str, dict[str, Any]] = {}
+        for name, path in staged.items():
+            with Path(path).open("rb") as handle:
+                os.fsync(handle.fileno())
+            files[name] = {"size": Path(path).stat().st_size, "sha256": sha256_file(path)}
+            os.replace(path, entry / name)
+        manifest = {"key": _canonical(key), "files": files, "meta": meta}
         atomic_write_bytes(manifest_path, json.dumps(manifest, indent=1).encode("utf-8") + b"\n")
-        return CachedExport(model, meta, size, digest)
+        hashes = {name: f["sha256"] for name, f in files.items()}
+        total = sum(f["size"] for f in files.values())
+        return CachedExport(entry / MODEL_FILE, meta, total, hashes)

@@ -12,7 +12,14 @@ from PIL import Image
 from tests.siglip.conftest import KINDS
 from visual_buffet import paths
 from visual_buffet_siglip.onnx_backend import load_onnx
-from visual_buffet_siglip.onnx_cache import MANIFEST_FILE, OnnxExportCache, export_key
+from visual_buffet_siglip.onnx_cache import (
+    DATA_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    OnnxExportCache,
+    export_key,
+)
+from visual_buffet_siglip.onnx_session import optimised_key
 from visual_buffet_siglip.variants import resolve_model
 
 SIZES = [(90, 60), (300, 40), (33, 120)]
@@ -48,12 +55,35 @@ def onnx_model(model_dir, quantization="none", max_num_patches=256, report=None)
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_vision_export_equals_transformers_for_any_batch(kind, checkpoints):
-    model = onnx_model(checkpoints[kind])
     images = views()
     expected = transformers_features(checkpoints[kind], images)
-    for batch in (images[:1], images):  # the export was traced at batch 2
-        ours = model.encode_views(model.preprocessor(batch))
-        np.testing.assert_allclose(ours, expected[: len(batch)], atol=2e-6)
+    # The first load may export and optimise (its session is the one that wrote the
+    # optimised form); the second opens the optimised form from the cache: both must match.
+    first = onnx_model(checkpoints[kind])
+    warm = onnx_model(checkpoints[kind])
+    assert warm.export_ms == 0.0
+    for model in (first, warm):
+        for batch in (images[:1], images):  # the export was traced at batch 2
+            ours = model.encode_views(model.preprocessor(batch))
+            np.testing.assert_allclose(ours, expected[: len(batch)], atol=2e-6)
+    inputs = warm.preprocessor(images)
+    np.testing.assert_array_equal(warm.encode_views(inputs), first.encode_views(inputs))
+
+
+def keys(model, model_dir, precision="fp32"):
+    """(export key, key of its optimised form) of a loaded model's vision tower."""
+    key = export_key(model.revision, str(model_dir), "vision", precision)
+    return key, optimised_key(key)
+
+
+def flip_a_byte(path) -> None:
+    """One flipped byte in the middle of a file, in place: same size, wrong hash (in place,
+    not rewritten: an earlier session may still map the file)."""
+    with path.open("r+b") as handle:
+        handle.seek(path.stat().st_size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0xFF]))
 
 
 @pytest.mark.parametrize("patches", [64, 512])
@@ -64,7 +94,7 @@ def test_naflex_patch_budget_gets_its_own_export(patches, checkpoints):
     np.testing.assert_allclose(model.encode_views(model.preprocessor(images)), expected, atol=2e-6)
 
 
-def test_second_load_reuses_the_export_and_a_corrupt_one_is_rebuilt(checkpoints, caplog):
+def test_the_warm_load_opens_the_optimised_form_whose_manifest_covers_both_files(checkpoints):
     model_dir = checkpoints["v1"]
     said: list[str] = []
     onnx_model(model_dir, report=said.append)  # exported now or by an earlier test
@@ -72,35 +102,87 @@ def test_second_load_reuses_the_export_and_a_corrupt_one_is_rebuilt(checkpoints,
     first = onnx_model(model_dir, report=said.append)
     assert said == [] and first.export_ms == 0.0  # warm: verified, not re-exported
     cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
-    key = export_key(first.revision, str(model_dir), "vision", "fp32")
-    entry = cache.entry_dir(key)
-    model_file = entry / "model.onnx"
-    data = bytearray(model_file.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # one flipped byte in the weights: same size, wrong hash
-    model_file.write_bytes(bytes(data))
-    assert cache.load(key) is None
+    key, fast = keys(first, model_dir)
+    assert cache.entry_dir(key) != cache.entry_dir(fast)
+    manifest = json.loads((cache.entry_dir(fast) / MANIFEST_FILE).read_text())
+    assert set(manifest["files"]) == {MODEL_FILE, DATA_FILE}  # weights as external data
+    entry = cache.load(fast)
+    assert entry is not None and entry.size == first.model_bytes
+    assert entry.size == sum(f["size"] for f in manifest["files"].values())
+
+
+@pytest.mark.parametrize("corrupt", [DATA_FILE, MODEL_FILE])
+def test_a_corrupt_optimised_form_is_made_again_from_the_export(corrupt, checkpoints, caplog):
+    model_dir = checkpoints["v1"]
+    first = onnx_model(model_dir)
+    cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
+    _, fast = keys(first, model_dir)
+    flip_a_byte(cache.entry_dir(fast) / corrupt)
+    assert cache.load(fast) is None
+    assert f"{corrupt}: sha256 mismatch" in caplog.text
+    said: list[str] = []
+    again = onnx_model(model_dir, report=said.append)  # the hash check beside the session
     assert "sha256 mismatch" in caplog.text
+    assert any("Optimising the ONNX graph" in line for line in said)
+    assert not any("Exporting" in line for line in said)  # the export was sound: reused
+    assert again.export_ms > 0 and cache.load(fast) is not None
+    images = views()
+    np.testing.assert_allclose(
+        again.encode_views(again.preprocessor(images)),
+        transformers_features(model_dir, images),
+        atol=2e-6,
+    )
+
+
+def test_a_corrupt_export_is_rebuilt_when_it_is_needed(checkpoints, caplog):
+    model_dir = checkpoints["v1"]
+    first = onnx_model(model_dir)
+    cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
+    key, fast = keys(first, model_dir)
+    flip_a_byte(cache.entry_dir(key) / MODEL_FILE)
+    assert cache.load(key) is None and "model.onnx: sha256 mismatch" in caplog.text
+    (cache.entry_dir(fast) / DATA_FILE).unlink()  # the optimised form must be made again
+    assert cache.load(fast) is None and "model.data missing" in caplog.text
+    said: list[str] = []
     rebuilt = onnx_model(model_dir, report=said.append)
     assert any("Exporting the vision tower" in line for line in said)
-    assert rebuilt.export_ms > 0 and cache.load(key) is not None
+    assert rebuilt.export_ms > 0 and cache.load(key) is not None and cache.load(fast) is not None
 
 
 def test_a_missing_or_foreign_manifest_means_rebuild(checkpoints, caplog):
     model = onnx_model(checkpoints["v2"])
     cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
-    key = export_key(model.revision, str(checkpoints["v2"]), "vision", "fp32")
-    manifest = cache.entry_dir(key) / MANIFEST_FILE
-    data = json.loads(manifest.read_text())
-    data["key"] = data["key"].replace('"vision"', '"text"')
-    manifest.write_text(json.dumps(data))
-    assert cache.load(key) is None and "another key" in caplog.text
-    manifest.write_text("{ not json")
-    assert cache.load(key) is None and "unreadable manifest" in caplog.text
-    manifest.unlink()
-    assert cache.load(key) is None
+    for key in keys(model, checkpoints["v2"]):
+        manifest = cache.entry_dir(key) / MANIFEST_FILE
+        data = json.loads(manifest.read_text())
+        data["key"] = data["key"].replace('"vision"', '"text"')
+        manifest.write_text(json.dumps(data))
+        assert cache.load(key) is None and "another key" in caplog.text
+        manifest.write_text("{ not json")
+        assert cache.load(key) is None and "unreadable manifest" in caplog.text
+        manifest.unlink()
+        assert cache.load(key) is None
     said: list[str] = []
     onnx_model(checkpoints["v2"], report=said.append)
     assert any("Exporting the vision tower" in line for line in said)
+
+
+def test_a_manifest_naming_files_outside_its_entry_is_refused(checkpoints, caplog):
+    model = onnx_model(checkpoints["v2"])
+    cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
+    _, fast = keys(model, checkpoints["v2"])
+    manifest = cache.entry_dir(fast) / MANIFEST_FILE
+    good = json.loads(manifest.read_text())
+    files = good["files"]
+    for bad in (
+        {**files, "../model.onnx": files[MODEL_FILE]},
+        {DATA_FILE: files[DATA_FILE]},  # no graph file
+        {**files, DATA_FILE: "no size, no hash"},
+    ):
+        manifest.write_text(json.dumps({**good, "files": bad}))
+        assert cache.load(fast) is None and "unreadable manifest" in caplog.text
+    manifest.write_text(json.dumps(good))
+    assert cache.load(fast) is not None
 
 
 def test_the_key_follows_the_checkpoint_content(checkpoints, tmp_path):
