@@ -17,7 +17,21 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-TARGET_ROWS = ("1", "1x", "3", "4b", "5b", "5x", "6a", "6b", "7a", "7b", "7c")
+TARGET_ROWS = (
+    "1",
+    "1x",
+    "3",
+    "4b",
+    "5b",
+    "5x",
+    "6a",
+    "6b",
+    "7a",
+    "7a-standard",
+    "7b",
+    "7b-standard",
+    "7c",
+)
 ALL_ROWS = (
     "1",
     "1x",
@@ -42,7 +56,9 @@ ALL_ROWS = (
     "x2",
     "x3",
     "7a",
+    "7a-standard",
     "7b",
+    "7b-standard",
     "7c",
 )
 
@@ -121,11 +137,14 @@ def test_quick_run_measures_the_library_rows(quick_run):
     figures in bench.json)."""
     table, out = quick_run
     rows = _table_rows(table)
-    assert "every record `tags_from: store`" in rows["7a"][2]
-    assert re.search(r"= [\d.]+% of tagging, of which the text tower", rows["7b"][2])
+    for quality in ("", "-standard"):
+        assert "every record `tags_from: store`" in rows[f"7a{quality}"][2]
+        assert re.search(r"= [\d.]+% of tagging, of which the text tower", rows[f"7b{quality}"][2])
     assert re.search(r"[\d.]+ s a query .* peak RSS [\d.]+ GB", rows["7c"][2])
     library = json.loads((out / "bench.json").read_text(encoding="utf-8"))["library"]
-    assert library["rerun"]["rerun_s"] > 0 and library["retag"]["images"] == 200
+    assert [r["quality"] for r in library["rerun"]] == ["quick", "standard"]
+    assert all(r["rerun_s"] > 0 for r in library["rerun"])
+    assert [r["images"] for r in library["retag"]] == [200, 200]
     assert library["search"]["images"] == 2000 and len(library["search"]["warm_query_s"]) == 4
 
 

@@ -5,10 +5,14 @@
   (copies of the benchmark photos with a few bytes appended after the JPEG's end, so each
   has its own content hash and decodes exactly like its source).
 - ``7b`` ``retag`` of 10,000 stored photos with 1,000 labels the text cache has never seen,
-  against tagging those photos (10,000 x row (1)'s time per photo + the warm start (4b)).
+  against tagging those photos (10,000 x the seconds per photo + the cold start (4a)).
   The store is the one of 7a with its embeddings repeated to 10,000 images (real embeddings
   of the checkpoint, new ids, paths and hashes). Run twice: the first run encodes the new
   labels with the text tower, the second finds them cached (a threshold or limit change).
+- 7a and 7b run twice: at quick (one view a photo: the cheapest tagging, so the hardest
+  ratio; seconds per photo from row (1)) and at the default quality, ``7a-standard`` and
+  ``7b-standard`` (what ``tag`` does without ``--quality``; seconds per photo from 7a's first
+  run at that quality, less the one-photo start-up (4b)).
 - ``7c`` ``search`` over 100,000 stored photos: random unit vectors with the checkpoint's
   dimension and its real scoring values (so400m-size searches scale with the dimension).
   In a child process: the matrix load, the first query (loads the model's text side), then
@@ -30,17 +34,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from visual_buffet_siglip.bench.inputs import SIZE_NAMES, benchmark_labels, checkpoint
 from visual_buffet_siglip.bench.runs import BenchError, CliRun, run_cli, tag_args, wait_peak_rss
+from visual_buffet_siglip.settings import SETTINGS
 
 if TYPE_CHECKING:
     from visual_buffet_siglip.bench.suite import Bench, Row
 
 RETAG_IMAGES = 10_000
 SEARCH_IMAGES = 100_000
+DEFAULT_QUALITY = next(s.default for s in SETTINGS if s.name == "quality")
 SEARCH_QUERIES = ("a dog on a beach", "red car", "mountain lake", "birthday cake", "city at night")
 
 
@@ -225,131 +232,167 @@ def _retag_run(args: Sequence[str], env: dict[str, str], out: Path, images: int)
     return CliRun(wall, [], records, peak)
 
 
-def library_rows(bench: Bench, size: str) -> list[Row]:
-    """Rows 7a-7c on checkpoint ``size`` (the first size: its row (1) and (4b) are used)."""
-    from visual_buffet_siglip.bench.suite import Row, _status
+@dataclass
+class _Rerun:
+    """Row 7a at one quality: the store it filled and the two wall times."""
 
-    a = bench.args
-    folder = checkpoint(bench.work, size)
-    env = bench.env_for(bench.work / f"cache-{size}")  # row (4): its labels are cached
-    dims = SIZE_NAMES[size]
-    targets = bench.results["targets"]
-    per_image = 1 / targets["tag_images_per_s"]
-    stores = bench.work / "library"
-    shutil.rmtree(stores, ignore_errors=True)
-    stores.mkdir(parents=True)
+    quality: str
+    store: Path
+    photos: int
+    first_s: float
+    rerun_s: float
 
-    # -- 7a: rerun ----------------------------------------------------------------------
-    store = stores / "rerun.sqlite3"
-    count = a.images
-    files = distinct_photos(bench.work / "photos-distinct", bench.mixed, count)
-    args = tag_args(files, "quick", folder, bench.labels_file, library=store)
-    bench.log(f"{size}: library 7a, first run of {count} photos into the store")
+
+def _rerun(bench: Bench, size: str, quality: str, files: list[Path], env: dict) -> _Rerun:
+    """``tag FILES --library STORE`` into an empty store, then the same command again."""
+    store = bench.work / "library" / f"rerun-{quality}.sqlite3"
+    args = tag_args(files, quality, checkpoint(bench.work, size), bench.labels_file, library=store)
+    bench.log(f"{size}: library 7a, first run of {len(files)} photos at {quality} into the store")
     first = run_cli(args, env)
     bench.log(f"{size}: library 7a, the same command again")
     rerun = run_cli(args, env)
     origins = {r.get("tags_from") for r in rerun.records}
     if origins != {"store"}:
         raise BenchError(f"the rerun's records came from {origins}, not the store")
-    speedup = first.wall_s / rerun.wall_s
+    return _Rerun(quality, store, len(files), first.wall_s, rerun.wall_s)
 
-    # -- 7b: retag 10,000 with 1,000 new labels -------------------------------------------
+
+def _retag(bench: Bench, size: str, rerun: _Rerun, new_file: Path, env: dict) -> dict:
+    """Row 7b at the quality of ``rerun``: its store grown to 10,000 images, retagged with
+    labels never encoded (``cold_s``) and then again with them cached (``warm_s``)."""
+    stores = bench.work / "library"
+    store = stores / f"retag-{rerun.quality}.sqlite3"
+    shutil.copyfile(rerun.store, store)
+    images = RETAG_IMAGES if not bench.args.quick_run else 200
+    bench.log(f"{size}: library 7b, growing the {rerun.quality} store to {images:,} images")
+    clone_embeddings(store, images)
+    out = stores / "retag.jsonl"
+    retag = ["retag", *library_args(store), "--set", f"model={checkpoint(bench.work, size)}"]
+    retag += ["--quality", rerun.quality, "--vocabulary", str(new_file)]
+    retag += ["-o", str(out), "--overwrite"]
+    bench.log(f"{size}: library 7b, retag {images:,} images at {rerun.quality}, new labels")
+    cold = _retag_run(retag, env, out, images)
+    bench.log(f"{size}: library 7b, the same retag (labels now cached)")
+    warm = _retag_run(retag, env, out, images)
+    targets = bench.results["targets"]
+    if rerun.quality == "quick":
+        per_image = 1 / targets["tag_images_per_s"]  # row (1)
+    else:  # 7a's first run at this quality, less the start-up of a one-photo run (4b)
+        per_image = (rerun.first_s - targets["warm_s"]) / rerun.photos
+    # Tagging them with the same labels: the text embeddings are computed by the first run
+    # (4a) or already cached (4b), as they are for the two retag runs.
+    return {
+        "quality": rerun.quality,
+        "images": images,
+        "cold_s": cold.wall_s,
+        "warm_s": warm.wall_s,
+        "seconds_per_photo": per_image,
+        "tagging_cold_s": images * per_image + targets["cold_s"],
+        "tagging_s": images * per_image + targets["warm_s"],
+        "peak_rss": cold.peak_rss,
+    }
+
+
+def _search(bench: Bench, size: str, rerun: _Rerun, env: dict) -> dict:
+    """Row 7c: 100,000 random unit vectors under 7a's identity; the child's measurements
+    and the CLI's wall time for a query whose text the child cached."""
+    folder = checkpoint(bench.work, size)
+    store = bench.work / "library" / "search.sqlite3"
+    single_view_store(rerun.store, store)
+    images = SEARCH_IMAGES if not bench.args.quick_run else 2000
+    bench.log(f"{size}: library 7c, a store of {images:,} images (random unit vectors)")
+    clone_embeddings(store, images, random=True)
+    bench.log(f"{size}: library 7c, search in a child process")
+    measured = _run_search_child(store, folder, env)
+    query = ["search", SEARCH_QUERIES[-1], *library_args(store)]
+    query += ["--set", f"model={folder}", "--quality", "quick", "--json"]
+    return {**measured, "cli_cached_text_s": _cli_seconds(query, env)}
+
+
+def library_rows(bench: Bench, size: str) -> list[Row]:
+    """Rows 7a-7c on checkpoint ``size`` (the first size: its rows (1), (4a) and (4b) are
+    used). 7a and 7b run at quick (the cheapest tagging, so the hardest ratio) and at the
+    default quality (what ``tag`` does without ``--quality``)."""
+    a = bench.args
+    env = bench.env_for(bench.work / f"cache-{size}")  # row (4): its labels are cached
+    stores = bench.work / "library"
+    shutil.rmtree(stores, ignore_errors=True)
+    stores.mkdir(parents=True)
+    files = distinct_photos(bench.work / "photos-distinct", bench.mixed, a.images)
+    reruns = [_rerun(bench, size, q, files, env) for q in ("quick", DEFAULT_QUALITY)]
+
     labels, origin = benchmark_labels(2 * a.labels)
     new_labels = labels[a.labels : 2 * a.labels]
     new_file = bench.work / f"labels-new-{len(new_labels)}.txt"
     new_file.write_text("\n".join(new_labels) + "\n", encoding="utf-8")
-    retag_store = stores / "retag.sqlite3"
-    shutil.copyfile(store, retag_store)
-    images = RETAG_IMAGES if not a.quick_run else 200
-    bench.log(f"{size}: library 7b, growing the store to {images:,} images")
-    clone_embeddings(retag_store, images)
-    retag = [
-        "retag",
-        *library_args(retag_store),
-        "--set",
-        f"model={folder}",
-        "--quality",
-        "quick",
-        "--vocabulary",
-        str(new_file),
-        "-o",
-        str(stores / "retag.jsonl"),
-        "--overwrite",
-    ]
-    bench.log(f"{size}: library 7b, retag {images:,} images, {len(new_labels)} new labels")
-    cold = _retag_run(retag, env, stores / "retag.jsonl", images)
-    bench.log(f"{size}: library 7b, the same retag (labels now cached)")
-    warm = _retag_run(retag, env, stores / "retag.jsonl", images)
-    # Tagging them with the same labels: the text embeddings are computed by the first run
-    # (4a) or already cached (4b), as they are for the two retag runs.
-    tagging_cold_s = images * per_image + targets["cold_s"]
-    tagging_s = images * per_image + targets["warm_s"]
-    cold_share, warm_share = cold.wall_s / tagging_cold_s, warm.wall_s / tagging_s
-
-    # -- 7c: search over 100,000 --------------------------------------------------------
-    search_store = stores / "search.sqlite3"
-    single_view_store(store, search_store)
-    images_c = SEARCH_IMAGES if not a.quick_run else 2000
-    bench.log(f"{size}: library 7c, a store of {images_c:,} images (random unit vectors)")
-    clone_embeddings(search_store, images_c, random=True)
-    bench.log(f"{size}: library 7c, search in a child process")
-    measured = _run_search_child(search_store, folder, env)
-    warm_q = statistics.median(measured["warm_query_s"])
-    query = ["search", SEARCH_QUERIES[-1], *library_args(search_store)]
-    query += ["--set", f"model={folder}", "--quality", "quick", "--json"]
-    cli_s = _cli_seconds(query, env)  # the child cached this text: no model in this run
+    retags = [_retag(bench, size, rerun, new_file, env) for rerun in reruns]
+    search = _search(bench, size, reruns[0], env)
     bench.results["library"] = {
-        "rerun": {"photos": count, "first_s": first.wall_s, "rerun_s": rerun.wall_s},
-        "retag": {
-            "images": images,
-            "labels": len(new_labels),
-            "labels_from": origin,
-            "cold_s": cold.wall_s,
-            "warm_s": warm.wall_s,
-            "tagging_s": tagging_s,
-            "tagging_cold_s": tagging_cold_s,
-            "peak_rss": cold.peak_rss,
-        },
-        "search": {**measured, "cli_cached_text_s": cli_s},
+        "rerun": [vars(r) | {"store": str(r.store)} for r in reruns],
+        "retag": [{**r, "labels": len(new_labels), "labels_from": origin} for r in retags],
+        "search": search,
     }
+    dims = SIZE_NAMES[size]
+    rows = [_rerun_row(r, dims, len(bench.labels)) for r in reruns]
+    rows += [_retag_row(r, dims, len(new_labels)) for r in retags]
+    return [*rows, _search_row(search)]
+
+
+def _rerun_row(rerun: _Rerun, dims: str, labels: int) -> Row:
+    from visual_buffet_siglip.bench.suite import Row, _status
+
+    speedup = rerun.first_s / rerun.rerun_s
+    return Row(
+        "7a" if rerun.quality == "quick" else f"7a-{rerun.quality}",
+        f"rerun of {rerun.photos} stored photos (`tag` the same files again, {dims}, "
+        f"{rerun.quality}, {labels:,} labels) vs their first run into an empty store; wall "
+        "time of each command, start-up included",
+        f"{rerun.rerun_s:.2f} s vs {rerun.first_s:.2f} s = {speedup:.1f} x faster "
+        "(every record `tags_from: store`)",
+        ">= 20 x",
+        _status(speedup >= 20),
+    )
+
+
+def _retag_row(retag: dict, dims: str, labels: int) -> Row:
+    from visual_buffet_siglip.bench.suite import Row, _status
+
+    images, quality = retag["images"], retag["quality"]
+    cold_share = retag["cold_s"] / retag["tagging_cold_s"]
+    warm_share = retag["warm_s"] / retag["tagging_s"]
+    return Row(
+        "7b" if quality == "quick" else f"7b-{quality}",
+        f"`retag` of {images:,} stored photos ({dims}, {quality}) with {labels:,} labels "
+        f"never encoded before, vs tagging them with those labels ({images:,} x "
+        f"{retag['seconds_per_photo']:.3f} s/photo + the cold start (4a) = "
+        f"{retag['tagging_cold_s']:.0f} s); then the same retag again (labels cached) vs "
+        f"tagging with cached labels (+ (4b): {retag['tagging_s']:.0f} s)",
+        f"{retag['cold_s']:.1f} s = {cold_share:.1%} of tagging, of which the text tower for "
+        f"the new labels ~{retag['cold_s'] - retag['warm_s']:.1f} s; the same retag with the "
+        f"labels cached: {retag['warm_s']:.1f} s = {warm_share:.2%} (peak RSS "
+        f"{(retag['peak_rss'] or 0) / 1e9:.2f} GB)",
+        "<= 1 %",
+        f"{_status(cold_share <= 0.01)} (labels cached: {_status(warm_share <= 0.01)})",
+    )
+
+
+def _search_row(measured: dict) -> Row:
+    from visual_buffet_siglip.bench.suite import Row, _status
+
+    warm_q = statistics.median(measured["warm_query_s"])
     gb = measured["matrix_bytes"] / 1e9
     dim = measured["matrix_bytes"] // (4 * measured["rows"])
     rss = measured["peak_rss"] / 1e9
-    return [
-        Row(
-            "7a",
-            f"rerun of {count} stored photos (`tag` the same files again, {dims}, quick, "
-            f"{len(bench.labels):,} labels) vs their first run into an empty store; wall "
-            "time of each command, start-up included",
-            f"{rerun.wall_s:.2f} s vs {first.wall_s:.2f} s = {speedup:.1f} x faster "
-            "(every record `tags_from: store`)",
-            ">= 20 x",
-            _status(speedup >= 20),
-        ),
-        Row(
-            "7b",
-            f"`retag` of {images:,} stored photos ({dims}) with {len(new_labels):,} labels "
-            f"never encoded before, vs tagging them with those labels ({images:,} x (1)'s "
-            f"s/photo + the cold start (4a) = {tagging_cold_s:.0f} s); then the same retag "
-            f"again (labels cached) vs tagging with cached labels (+ (4b): {tagging_s:.0f} s)",
-            f"{cold.wall_s:.1f} s = {cold_share:.1%} of tagging, of which the text tower "
-            f"for the new labels ~{cold.wall_s - warm.wall_s:.1f} s; the same retag with the "
-            f"labels cached: {warm.wall_s:.1f} s = {warm_share:.2%} (peak RSS "
-            f"{(cold.peak_rss or 0) / 1e9:.2f} GB)",
-            "<= 1 %",
-            f"{_status(cold_share <= 0.01)} (labels cached: {_status(warm_share <= 0.01)})",
-        ),
-        Row(
-            "7c",
-            f"`search` over {measured['images']:,} stored photos ({dim}-dim synthetic "
-            "embeddings, one view each): a warm query in one process (new text through "
-            "the text tower + scoring + ranking), median of "
-            f"{len(measured['warm_query_s'])}",
-            f"{warm_q:.3f} s a query (scoring + top 20 alone {measured['scoring_s']:.3f} s); "
-            f"matrix {gb:.2f} GB read in {measured['load_s']:.2f} s, peak RSS {rss:.2f} GB; "
-            f"first query {measured['first_query_s']:.1f} s (loads the model); the CLI "
-            f"with the text cached: {cli_s:.2f} s wall",
-            "<= 0.3 s",
-            _status(warm_q <= 0.3),
-        ),
-    ]
+    return Row(
+        "7c",
+        f"`search` over {measured['images']:,} stored photos ({dim}-dim synthetic "
+        "embeddings, one view each): a warm query in one process (new text through "
+        "the text tower + scoring + ranking), median of "
+        f"{len(measured['warm_query_s'])}",
+        f"{warm_q:.3f} s a query (scoring + top 20 alone {measured['scoring_s']:.3f} s); "
+        f"matrix {gb:.2f} GB read in {measured['load_s']:.2f} s, peak RSS {rss:.2f} GB; "
+        f"first query {measured['first_query_s']:.1f} s (loads the model); the CLI "
+        f"with the text cached: {measured['cli_cached_text_s']:.2f} s wall",
+        "<= 0.3 s",
+        _status(warm_q <= 0.3),
+    )
