@@ -321,20 +321,25 @@ def library_rows(bench: Bench, size: str) -> list[Row]:
     files = distinct_photos(bench.work / "photos-distinct", bench.mixed, a.images)
     reruns = [_rerun(bench, size, q, files, env) for q in ("quick", DEFAULT_QUALITY)]
 
-    labels, origin = benchmark_labels(2 * a.labels)
-    new_labels = labels[a.labels : 2 * a.labels]
-    new_file = bench.work / f"labels-new-{len(new_labels)}.txt"
-    new_file.write_text("\n".join(new_labels) + "\n", encoding="utf-8")
-    retags = [_retag(bench, size, rerun, new_file, env) for rerun in reruns]
+    # Each retag gets labels no run has encoded: the next --labels of the vocabulary after
+    # the benchmark's own, then the next (both retags share row (4)'s text cache).
+    labels, origin = benchmark_labels((1 + len(reruns)) * a.labels)
+    retags = []
+    for i, rerun in enumerate(reruns, start=1):
+        new_labels = labels[i * a.labels : (i + 1) * a.labels]
+        new_file = bench.work / f"labels-new-{rerun.quality}-{len(new_labels)}.txt"
+        new_file.write_text("\n".join(new_labels) + "\n", encoding="utf-8")
+        retag = _retag(bench, size, rerun, new_file, env)
+        retags.append({**retag, "labels": len(new_labels), "labels_from": origin})
     search = _search(bench, size, reruns[0], env)
     bench.results["library"] = {
         "rerun": [vars(r) | {"store": str(r.store)} for r in reruns],
-        "retag": [{**r, "labels": len(new_labels), "labels_from": origin} for r in retags],
+        "retag": retags,
         "search": search,
     }
     dims = SIZE_NAMES[size]
     rows = [_rerun_row(r, dims, len(bench.labels)) for r in reruns]
-    rows += [_retag_row(r, dims, len(new_labels)) for r in retags]
+    rows += [_retag_row(r, dims) for r in retags]
     return [*rows, _search_row(search)]
 
 
@@ -354,10 +359,10 @@ def _rerun_row(rerun: _Rerun, dims: str, labels: int) -> Row:
     )
 
 
-def _retag_row(retag: dict, dims: str, labels: int) -> Row:
+def _retag_row(retag: dict, dims: str) -> Row:
     from visual_buffet_siglip.bench.suite import Row, _status
 
-    images, quality = retag["images"], retag["quality"]
+    images, quality, labels = retag["images"], retag["quality"], retag["labels"]
     cold_share = retag["cold_s"] / retag["tagging_cold_s"]
     warm_share = retag["warm_s"] / retag["tagging_s"]
     return Row(
