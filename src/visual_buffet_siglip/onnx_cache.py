@@ -113,6 +113,13 @@ class CachedExport:
         folder = self.path.parent
         return all(sha256_file(folder / name) == digest for name, digest in self.hashes.items())
 
+    def identity(self) -> tuple[tuple[str, int, int, int], ...]:
+        """(name, inode, size, mtime) of every file: what tells, without hashing, that the
+        files a session was opened from are still the ones now under their names."""
+        folder = self.path.parent
+        stats = [(name, (folder / name).stat()) for name in sorted(self.hashes)]
+        return tuple((n, s.st_ino, s.st_size, s.st_mtime_ns) for n, s in stats)
+
     def discard(self) -> None:
         """Remove the manifest: the entry counts as absent and is rebuilt on the next load."""
         (self.path.parent / MANIFEST_FILE).unlink(missing_ok=True)

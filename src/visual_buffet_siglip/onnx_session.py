@@ -74,9 +74,10 @@ def optimised_key(key: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def session_options(threads: int, optimise: bool = True) -> Any:
-    """onnxruntime session options: ``threads`` intra-op threads that sleep when idle, and
-    the graph optimised now (``optimise``) or already (the optimised form)."""
+def session_options(threads: int, optimise: bool = True, prepack: bool = True) -> Any:
+    """onnxruntime session options: ``threads`` intra-op threads that sleep when idle, the
+    graph optimised now (``optimise``) or already (the optimised form), and the MatMul weights
+    prepacked into onnxruntime's own layout at load (``prepack``, see :func:`open_session`)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -88,30 +89,41 @@ def session_options(threads: int, optimise: bool = True) -> Any:
     # Idle intra-op threads sleep instead of spinning: the decode workers run on the same
     # cores between batches and would otherwise compete with busy-waiting threads.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not prepack:
+        options.add_session_config_entry("session.disable_prepacking", "1")
     options.log_severity_level = 3
     return options
 
 
-def open_session(path: Path, threads: int, optimised: bool = False) -> Any:
-    """A CPU session of the graph at ``path`` (``optimised``: a graph in the optimised form)."""
+def open_session(path: Path, threads: int, optimised: bool = False, prepack: bool = True) -> Any:
+    """A CPU session of the graph at ``path`` (``optimised``: a graph in the optimised form).
+
+    ``prepack=False`` leaves the weights where onnxruntime memory-mapped them (the optimised
+    form's ``model.data``) instead of copying them into its packed layout: the so400m float32
+    session opens in 0.08 s instead of 2-3 s and its weights stay in the page cache (shared,
+    not private memory), but each image costs ~8 % (fp32) to ~12 % (int8) more (base dims,
+    batch 8; docs/performance.md, run 16). The runtime opens without prepacking and swaps to a
+    prepacked session when a second batch comes (:meth:`OnnxModel.encode_views`)."""
     import onnxruntime as ort
 
-    options = session_options(threads, optimise=not optimised)
+    options = session_options(threads, optimise=not optimised, prepack=prepack)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def verified_session(entry: CachedExport, threads: int, optimised: bool = False) -> Any:
+def verified_session(
+    entry: CachedExport, threads: int, optimised: bool = False, prepack: bool = True
+) -> Any:
     """The session of an entry whose files' sha256 is checked in a thread while onnxruntime
     opens them (the so400m float32 export under load: 11.9 s for both at once against 4.8 s
     + 14.0 s one after the other). None, with a warning and the manifest removed, when a hash
     does not match."""
     if entry.verified:
-        return open_session(entry.path, threads, optimised)
+        return open_session(entry.path, threads, optimised, prepack)
     result: dict[str, bool] = {}
     thread = threading.Thread(target=lambda: result.update(ok=entry.hash_matches()))
     thread.start()
     try:
-        session = open_session(entry.path, threads, optimised)
+        session = open_session(entry.path, threads, optimised, prepack)
     except Exception:
         thread.join()
         if result.get("ok", False):

@@ -62,12 +62,35 @@ def test_vision_export_equals_transformers_for_any_batch(kind, checkpoints):
     first = onnx_model(checkpoints[kind])
     warm = onnx_model(checkpoints[kind])
     assert warm.export_ms == 0.0
+    # A warm session opens with its weights memory-mapped, not prepacked, and is swapped for
+    # a prepacked one at the second batch: both kernels' outputs must match.
+    assert not warm.prepacked
     for model in (first, warm):
         for batch in (images[:1], images):  # the export was traced at batch 2
             ours = model.encode_views(model.preprocessor(batch))
             np.testing.assert_allclose(ours, expected[: len(batch)], atol=2e-6)
+    assert warm.prepacked
     inputs = warm.preprocessor(images)
     np.testing.assert_array_equal(warm.encode_views(inputs), first.encode_views(inputs))
+    unpacked = onnx_model(checkpoints[kind])
+    np.testing.assert_allclose(unpacked.encode_views(inputs), first.encode_views(inputs), atol=1e-6)
+
+
+def test_a_replaced_optimised_form_is_not_reopened_mid_run(checkpoints, caplog):
+    import logging
+    import shutil
+
+    caplog.set_level(logging.INFO)
+    model = onnx_model(checkpoints["v1"])
+    model = onnx_model(checkpoints["v1"])  # warm: not prepacked yet
+    assert not model.prepacked and model.vision_entry is not None
+    data = model.vision_entry.path.parent / DATA_FILE
+    shutil.copy(data, data.with_suffix(".copy"))
+    data.with_suffix(".copy").replace(data)  # same bytes, another file: not the checked one
+    inputs = model.preprocessor(views())
+    before = model.encode_views(inputs)
+    np.testing.assert_array_equal(model.encode_views(inputs), before)  # the same session
+    assert "replaced since it was checked" in caplog.text
 
 
 def keys(model, model_dir, precision="fp32"):
