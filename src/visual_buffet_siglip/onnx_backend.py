@@ -243,9 +243,14 @@ class OnnxModel:
             if entry is None or entry.identity() != self._identity:
                 log.info("the ONNX export was replaced since it was checked; not reopened")
                 return
+            # The unpacked session goes first: its mapping of model.data and the new one's
+            # would both count in this process's memory while the weights are packed.
+            self.vision = None
             self.vision = open_session(entry.path, self.threads, optimised=True)
-        except Exception as exc:  # keep the session that works
+        except Exception as exc:  # go on without prepacked weights
             log.warning("prepacking the ONNX weights failed (%s); continuing without", exc)
+            if self.vision is None:
+                self.vision = open_session(entry.path, self.threads, True, prepack=False)
 
     def encode_texts(self, texts: Sequence[str], report: Callable[[str], None]) -> np.ndarray:
         """Normalised text features (labels, dim), tokenised as the PyTorch path does.
