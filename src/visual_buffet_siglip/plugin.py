@@ -252,6 +252,7 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
         naflex: bool,
     ) -> None:
         """The model metadata every record of this run carries, for either runtime."""
+        self._text_cache = "hit" if text_hit else "miss"  # re-scored records say it too
         self._run_info = {
             **model,
             "runtime_reason": why,

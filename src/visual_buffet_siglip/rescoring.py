@@ -38,6 +38,7 @@ class StoredEmbeddingsMixin:
     _vocabulary: Vocabulary
     _text: Any
     _text_key: dict[str, Any]
+    _text_cache: str = "hit"  # whether the labels' text embeddings came from the cache
 
     if TYPE_CHECKING:  # SiglipPlugin's, declared for type checkers only
 
@@ -94,9 +95,14 @@ class StoredEmbeddingsMixin:
                 self.settings["max_tags"],
             )
             share_ms = (time.perf_counter() - start) * 1000 / len(indices)
+            about = {
+                "vocabulary_size": len(self._labels),
+                "vocabulary_sha256": self._vocabulary.sha256(),
+                "text_cache": self._text_cache,
+            }
             for i, image in zip(indices, scored, strict=True):
                 result = self._tags_of(stored[i], image)
-                result.model = {"views": len(stored[i].views), "vocabulary_size": len(self._labels)}
+                result.model = {**about, "views": len(stored[i].views)}
                 result.timings = {"rescore_ms": share_ms}
                 results[i] = result
         return [r for r in results if r is not None]
@@ -140,8 +146,10 @@ class StoredEmbeddingsMixin:
             if cached is not None:
                 import numpy as np
 
+                self._text_cache = "hit"
                 return np.ascontiguousarray(cached, dtype=np.float32)
         self.load()  # the text tower is needed: load the model (no image goes through it)
+        self._text_cache = "miss"
         texts = prompts(labels)
         embeddings, _ = cache.get_or_compute(
             {**self._text_key, "labels": labels},

@@ -39,6 +39,9 @@ def test_retag_with_a_new_vocabulary_equals_a_fresh_forced_run(
     retagged = {r["file"]: r for r in jsonl(done.stdout)}
     assert sorted(retagged) == sorted(str(p) for p in photos)
     assert {r["tags_from"] for r in retagged.values()} == {"embeddings"}
+    for record in retagged.values():  # this run's vocabulary and text cache, no stale timings
+        assert record["model"]["text_cache"] == "miss"  # the new labels: the text tower ran
+        assert not [key for key in record["model"] if key.endswith("_ms")], record["model"]
     assert any(r["tags"] for r in retagged.values())  # the threshold leaves something
 
     # Written back: `tag` with the same settings now emits the retag's records.
@@ -48,6 +51,8 @@ def test_retag_with_a_new_vocabulary_equals_a_fresh_forced_run(
     assert fresh.code == 0 and set(fresh.sources().values()) == {"model"}, fresh.stderr
     for record in fresh.records:
         _same_tags(retagged[record["file"]], record)
+        mine = retagged[record["file"]]["model"]
+        assert mine["vocabulary_sha256"] == record["model"]["vocabulary_sha256"]
         assert comparable(stored.by_name()[record["file"].rsplit("/", 1)[1]]) == comparable(
             {**retagged[record["file"]], "error": None}
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from visual_buffet.library.vectors import from_blob, views_from_json
-from visual_buffet.plugin_api import ImageEmbeddings
+from visual_buffet.plugin_api import ImageEmbeddings, ImageTags
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -47,6 +47,30 @@ class StoredEmbeddings:
     model: dict[str, Any]
     width: int | None = None
     height: int | None = None
+
+
+def rescored_record(
+    stored: StoredEmbeddings,
+    file: str,
+    plugin: str,
+    settings: dict[str, Any],
+    result: ImageTags,
+) -> dict[str, Any]:
+    """The output record of an image re-scored from ``stored`` (``"tags_from": "embeddings"``).
+
+    ``model`` is the stored model metadata (the model that made the embeddings) without the
+    stored run's own timings (``*_ms``: loading or exporting the model happened in that run,
+    not in this one), updated with what the re-score reports (views, vocabulary, text
+    cache); ``image`` is the stored size.
+    """
+    from visual_buffet.output import success_record
+
+    kept = {key: value for key, value in stored.model.items() if not key.endswith("_ms")}
+    result.model = {**kept, **result.model}
+    size = (stored.width, stored.height) if stored.width and stored.height else None
+    record = success_record(file, plugin, result, settings, size, {})
+    record["tags_from"] = "embeddings"
+    return record
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from visual_buffet.library.fingerprint import FileStat, Fingerprint, content_hash
-from visual_buffet.library.reading import StoredEmbeddings
+from visual_buffet.library.reading import rescored_record
 from visual_buffet.library.store import LibraryStore, ResultItem, identity_digest
-from visual_buffet.output import success_record
 from visual_buffet.plugin_api import ImageTags, Plugin, PluginError
 
 Record = dict[str, Any]
@@ -218,7 +217,7 @@ class PluginSession:
                 on_failure([path for path, _ in batch], exc)
                 continue
             records = [
-                self._rescored_record(path, stored, result, settings)
+                rescored_record(stored, str(path), self.name, settings, result)
                 for (path, stored), result in zip(batch, results, strict=True)
             ]
             self.store.put_results(
@@ -229,15 +228,6 @@ class PluginSession:
             for record in records:
                 record["timings"].setdefault("rescore_ms", round(per_image, 3))
                 yield record
-
-    def _rescored_record(
-        self, path: Path, stored: StoredEmbeddings, result: ImageTags, settings: dict[str, Any]
-    ) -> Record:
-        size = (stored.width, stored.height) if stored.width and stored.height else None
-        record = success_record(str(path), self.name, result, settings, size, {})
-        record["model"] = {**stored.model, **result.model}
-        record["tags_from"] = "embeddings"
-        return record
 
     def keep(self, record: Record, result: ImageTags) -> None:
         """Commit a model result (and its embeddings) before it is emitted."""

@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from visual_buffet.library.embedding_matrix import StoreKeys, store_keys
 from visual_buffet.library.fingerprint import FileStat, Fingerprint
+from visual_buffet.library.reading import rescored_record
 from visual_buffet.library.store import ResultItem
-from visual_buffet.output import success_record
 
 if TYPE_CHECKING:
-    from visual_buffet.library.reading import StoredEmbeddings
     from visual_buffet.library.store import LibraryStore
     from visual_buffet.output import ResultWriter
-    from visual_buffet.plugin_api import ImageTags, Plugin
+    from visual_buffet.plugin_api import Plugin
 
 BATCH = 256
 """Images re-scored and written back per store transaction."""
@@ -109,25 +108,6 @@ def select_images(
 def _selected(row: tuple) -> Selected:
     image_id, path, size, mtime_ns, content_hash = row
     return Selected(image_id, path, Fingerprint(FileStat(path, size, mtime_ns), content_hash))
-
-
-def rescored_record(
-    stored: StoredEmbeddings,
-    file: str,
-    plugin: str,
-    settings: dict[str, Any],
-    result: ImageTags,
-) -> dict[str, Any]:
-    """The output record of an image re-scored from ``stored`` (``"tags_from": "embeddings"``).
-
-    ``model`` is the stored model metadata (the model that made the embeddings) updated with
-    what the re-score reports (views, vocabulary size); ``image`` the stored size.
-    """
-    result.model = {**stored.model, **result.model}
-    size = (stored.width, stored.height) if stored.width and stored.height else None
-    record = success_record(file, plugin, result, settings, size, {})
-    record["tags_from"] = "embeddings"
-    return record
 
 
 class Retag:
