@@ -15,18 +15,23 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from visual_buffet import __version__, paths
 from visual_buffet.images import LoadedImage
-from visual_buffet.plugin_api import ImageEmbeddings, ImageTags, Plugin, PluginError, Tag, View
+from visual_buffet.plugin_api import ImageEmbeddings, ImageTags, Plugin, PluginError, Tag
 from visual_buffet_siglip.rescoring import StoredEmbeddingsMixin
 from visual_buffet_siglip.settings import DEFAULT_THRESHOLD, SETTINGS
 from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE, ModelChoice, resolve_model
+from visual_buffet_siglip.view_batches import (
+    EmbeddedImage,
+    PreparedImage,
+    embed_views,
+    empty_accelerator_cache,
+    is_out_of_memory,
+)
 from visual_buffet_siglip.view_pixels import ModelInputSize, view_pixels
 from visual_buffet_siglip.views import max_side_needed, plan_views
 from visual_buffet_siglip.vocabulary import (
@@ -48,40 +53,6 @@ if TYPE_CHECKING:
 # import (~60 ms) would be a sixth of that run's start-up.
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PreparedImage:
-    """Views of one image, ready for the vision tower (built in a worker thread)."""
-
-    views: list[View]
-    inputs: dict[str, Any]  # tensors with the view as first dimension
-
-
-@dataclass
-class _Pending:
-    """An image whose views are (partly) still waiting for the model."""
-
-    prepared: PreparedImage
-    features: Any = None  # (views, dim) float32 normalised view embeddings, filled as scored
-    scored: int = 0
-    model_ms: float = 0.0
-    views_total: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.views_total = len(self.prepared.views)
-
-    def add(self, index: int, feature: np.ndarray) -> None:
-        if self.features is None:
-            import numpy as np
-
-            self.features = np.empty((self.views_total, feature.shape[-1]), dtype=np.float32)
-        self.features[index] = feature
-        self.scored += 1
-
-    @property
-    def done(self) -> bool:
-        return self.scored == self.views_total
 
 
 class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
@@ -324,9 +295,9 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
             return self.encode_views(inputs)
         except Exception as exc:
             size = next(iter(inputs.values())).shape[0]
-            if not _is_out_of_memory(exc) or size == 1:
+            if not is_out_of_memory(exc) or size == 1:
                 raise
-            _empty_accelerator_cache()
+            empty_accelerator_cache()
             self._batch = max(1, size // 2)
             log.warning(
                 "out of memory with %d views per batch; retrying with %d", size, self._batch
@@ -352,36 +323,10 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
             import torch
 
             stack = torch.stack
-        order: deque[_Pending] = deque()
-        queue: deque[tuple[_Pending, int]] = deque()  # views waiting for the model
-        source = iter(items)
-        exhausted = False
-        while True:
-            while not exhausted and len(queue) < self._batch:
-                prepared = next(source, None)
-                if prepared is None:
-                    exhausted = True
-                    break
-                pending = _Pending(prepared)
-                order.append(pending)
-                queue.extend((pending, i) for i in range(pending.views_total))
-            if not queue:
-                break
-            batch = [queue.popleft() for _ in range(min(self._batch, len(queue)))]
-            inputs = {
-                key: stack([p.prepared.inputs[key][i] for p, i in batch])
-                for key in batch[0][0].prepared.inputs
-            }
-            start = time.perf_counter()
-            features = self._forward(inputs)
-            per_view_ms = (time.perf_counter() - start) * 1000 / len(batch)
-            for row, (pending, view_index) in enumerate(batch):
-                pending.add(view_index, features[row])
-                pending.model_ms += per_view_ms
-            while order and order[0].done:
-                yield self._finish(order.popleft())
+        for image in embed_views(items, lambda: self._batch, self._forward, stack):
+            yield self._finish(image)
 
-    def _finish(self, pending: _Pending) -> ImageTags:
+    def _finish(self, pending: EmbeddedImage) -> ImageTags:
         views = pending.prepared.views
         stored = ImageEmbeddings(views, pending.features, self._scoring_info())
         result = self._tags(stored, self._text)
@@ -431,27 +376,7 @@ class SiglipPlugin(StoredEmbeddingsMixin, Plugin):
     def close(self) -> None:
         self._loaded = None
         self._text = None
-        _empty_accelerator_cache()
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")  # not imported on the ONNX path: no torch error then
-    if torch is not None and isinstance(exc, torch.OutOfMemoryError):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and (
-        "out of memory" in text or "can't allocate memory" in text
-    )
-
-
-def _empty_accelerator_cache() -> None:
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
+        empty_accelerator_cache()
 
 
 __all__ = ["PluginError", "PreparedImage", "SiglipPlugin"]
