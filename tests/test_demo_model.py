@@ -21,6 +21,7 @@ from visual_buffet_siglip.demo.shapes import (
     render_scene,
     tags_for,
 )
+from visual_buffet_siglip.letterbox import PAD_TO_SQUARE_KEY, letterboxed, pad_mode, pad_to_square
 
 
 def _scene(seed: int, **kwargs):
@@ -261,8 +262,12 @@ def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
     from visual_buffet_siglip.variants import DEMO_VOCABULARY_FILE
 
     out = tmp_path / "model"
-    _train("--out", out, *TINY_RUN, "--everyday-fraction", 0.5)
-    assert json.loads((out / "training.json").read_text())["config"]["everyday_fraction"] == 0.5
+    _train("--out", out, *TINY_RUN, "--everyday-fraction", 0.5, "--pad-to-square", "edge")
+    config = json.loads((out / "training.json").read_text())["config"]
+    assert (config["everyday_fraction"], config["pad_to_square"]) == (0.5, "edge")
+    # saved with the processor, so the plugin letterboxes the model's views as trained
+    saved = json.loads((out / "processor_config.json").read_text())["image_processor"]
+    assert saved[PAD_TO_SQUARE_KEY] == "edge"
     image, _ = render_scene(np.random.default_rng([5, 0]), (96, 96), n_objects=1)
     image.save(tmp_path / "shape.png")
     plugin = SiglipPlugin(
@@ -276,6 +281,28 @@ def test_training_script_writes_a_checkpoint_the_plugin_loads(tmp_path):
     plugin.load()
     (result,) = plugin.tag([plugin.prepare(load_image(tmp_path / "shape.png"))])
     assert {t.label for t in result.tags} == set(DEMO_TAGS)
+    assert plugin._model_size.pad == "edge"
+
+
+def test_letterboxed_training_batches_are_the_drawn_images_padded_to_square():
+    """--pad-to-square: the processor gets each drawing padded by the plugin's own function."""
+    from visual_buffet_siglip.demo.train import StepBatches, TrainConfig, training_scene
+
+    class Processor:  # records the images; carries the saved setting as transformers does
+        visual_buffet_pad_to_square = "edge"
+
+        def __call__(self, images, return_tensors):
+            return {"pixel_values": images}
+
+    config = TrainConfig(steps=4, batch_size=6, easy_fraction=0.5, crop_fraction=0)
+    images, _, _ = StepBatches(config, Processor())[3]
+    padded = 0
+    for index, image in enumerate(images):
+        drawn, _ = training_scene(np.random.default_rng([0, 0, 3, index]), 64, False)
+        assert image.width == image.height == max(drawn.size)
+        assert image.tobytes() == pad_to_square(drawn).tobytes()
+        padded += drawn.width != drawn.height
+    assert padded  # some drawings were not square to begin with
 
 
 def test_calibration_takes_the_steepest_scale_within_tolerance_of_the_best():
@@ -377,7 +404,7 @@ def test_shipped_checkpoint_scores_match_the_joint_forward(demo):
     scores = score_images(model, processor, [image])
     inputs = processor(
         text=[f"this is a photo of {tag}." for tag in DEMO_TAGS],
-        images=[image],
+        images=letterboxed([image], pad_mode(processor.image_processor)),
         padding="max_length",
         max_length=64,
         return_tensors="pt",
@@ -452,7 +479,7 @@ def test_the_defaults_are_the_shipped_models_first_run():
     record = json.loads((demo_model_dir() / "training-stage1.json").read_text())
     defaults = asdict(TrainConfig())
     # Options added after that run, at the value that draws and trains what it did.
-    later = {"everyday_fraction": 0.0, "photo_canvas_fraction": 0.0}
+    later = {"everyday_fraction": 0.0, "photo_canvas_fraction": 0.0, "pad_to_square": ""}
     assert {name: defaults[name] for name in record["config"]} == record["config"]
     assert {name: defaults[name] for name in set(defaults) - set(record["config"])} == later
 
