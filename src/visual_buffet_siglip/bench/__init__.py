@@ -31,5 +31,8 @@ How each figure is measured (docs/performance.md has the rows and their targets)
 
 Modules: ``inputs`` (photos, labels, checkpoints), ``runs`` (the CLI in a subprocess),
 ``measure`` (vision tower, pipeline, medians), ``machine`` (CPU, versions, load),
-``suite`` (every measurement in order), ``report`` (the Markdown table), ``cli``.
+``suite`` (the target rows of the first size), ``quality_rows`` (seconds per photo of each
+quality level), ``size_rows`` (the other sizes), ``runtime_rows`` (PyTorch against ONNX
+Runtime), ``library_rows`` (rerun, retag, search), ``xmp_rows`` (sidecars), ``report`` (the
+Markdown table), ``cli`` (the order of it all).
 """

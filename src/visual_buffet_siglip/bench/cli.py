@@ -15,8 +15,10 @@ from pathlib import Path
 import visual_buffet_siglip.bench as package
 from visual_buffet_siglip.bench.inputs import SIZE_NAMES, checkpoint
 from visual_buffet_siglip.bench.machine import LoadMeter, machine_info
+from visual_buffet_siglip.bench.quality_rows import quality_levels
 from visual_buffet_siglip.bench.report import render
 from visual_buffet_siglip.bench.runs import WARM_START_REPEATS
+from visual_buffet_siglip.bench.size_rows import other_size_rows
 from visual_buffet_siglip.bench.suite import Bench
 from visual_buffet_siglip.variants import demo_model_dir
 
@@ -124,10 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.quality_rows.append({"model": "demo", "skipped": "not run by --quick-run"})
         elif (demo / "config.json").is_file():
             # The demo model is tiny: decoding dominates, so more photos for a stable figure.
-            bench.quality_levels("demo", None, "demo", None, work / "cache-demo", scale=4)
+            quality_levels(bench, "demo", None, "demo", None, work / "cache-demo", scale=4)
         else:
             bench.quality_rows.append({"model": "demo", "skipped": f"no demo model at {demo} yet"})
-        bench.quality_levels(
+        quality_levels(
+            bench,
             first,
             checkpoint(work, first),
             None,
@@ -136,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warm=bench.warm,
         )
         for size in others:
-            bench.other_size(size)
+            other_size_rows(bench, size)
         # PyTorch against ONNX Runtime fp32 / int8 on every size (rows SIZE-r1 to SIZE-r5)
         from visual_buffet_siglip.bench.runtime_rows import runtime_rows
 

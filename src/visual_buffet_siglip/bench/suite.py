@@ -20,7 +20,6 @@ from visual_buffet_siglip.bench.inputs import (
     SIZE_NAMES,
     benchmark_labels,
     checkpoint,
-    input_side,
     photo_copies,
     write_photo,
 )
@@ -37,13 +36,10 @@ from visual_buffet_siglip.bench.runs import (
     fastest_run,
     help_seconds,
     long_enough_run,
-    quality_run_length,
     run_cli,
     seconds_per_image,
     tag_args,
 )
-from visual_buffet_siglip.variants import demo_model_dir
-from visual_buffet_siglip.views import QUALITY_LEVELS
 
 BATCH_SWEEP = (1, 4, 8, 16)
 
@@ -389,75 +385,6 @@ class Bench:
             "max_side": max_side,
         }
 
-    # -- time per image of each quality level --
-    def quality_levels(
-        self,
-        name: str,
-        folder: Path | None,
-        variant: str | None,
-        vocabulary: Path | None,
-        cache: Path,
-        warm: CliRun | None = None,
-        scale: int = 1,
-    ) -> None:
-        """Seconds per 24 MP photo of each level, with start-up taken out.
-
-        quick: ``(wall(n photos) - wall(1 photo)) / (n - 1)``, against ``warm`` (a one-photo
-        quick run of the same 24 MP photo). Start-up = ``wall(1 photo) - quick's time per
-        photo``; the other levels: ``(wall(n photos) - start-up) / n``.
-        """
-        a = self.args
-        env = self.env_for(cache)
-        side = input_side(folder if folder is not None else demo_model_dir())
-        if warm is None:
-            one = photo_copies(self.work / "photos-one", self.big[:1], 1)
-            self.log(f"{name}: one photo (fills the text cache), then one photo warm")
-            run_cli(tag_args(one, "quick", folder, vocabulary, variant), env)
-            warm = fastest_run(
-                tag_args(one, "quick", folder, vocabulary, variant), env, a.warm_starts
-            )
-        startup = None
-        for quality in QUALITY_LEVELS:  # quick first: start-up comes from it
-            measured = a.quality_images * scale
-            count = quality_run_length(quality, side, self.cpu_batch, measured, a.quality_batches)
-            if startup is None:
-                count = max(count, 2)
-            self.log(f"{name}: quality {quality}, {count} x 24 MP")
-            meter = LoadMeter()
-            run = self.long_enough_run(
-                functools.partial(
-                    self.tag_copies,
-                    "photos-24mp",
-                    self.big,
-                    quality,
-                    folder,
-                    vocabulary,
-                    env,
-                    variant=variant,
-                ),
-                count,
-                warm.wall_s if startup is None else startup,
-            )
-            count = len(run.records)
-            if startup is None:
-                seconds = seconds_per_image(warm, run)
-                startup = warm.wall_s - seconds
-            else:
-                seconds = (run.wall_s - startup) / count
-            self.quality_rows.append(
-                {
-                    "model": name,
-                    "quality": quality,
-                    "photos": count,
-                    "views": run.views,
-                    "seconds": seconds,
-                    "decode_ms": run.mean_timing("decode_ms"),
-                    "prepare_ms": run.mean_timing("prepare_ms"),
-                    "model_ms": run.mean_timing("model_ms"),
-                    "others": meter.others(),
-                }
-            )
-
     def long_enough_run(
         self, run_with: Callable[[int], CliRun], count: int, startup_s: float
     ) -> CliRun:
@@ -481,72 +408,3 @@ class Bench:
         arguments: ``tag_args``); ``long_enough_run`` passes ``count``."""
         files = photo_copies(self.work / into, sources, count)
         return run_cli(tag_args(files, quality, folder, vocabulary, variant), env)
-
-    # -- other sizes: ceiling and throughput only --
-    def other_size(self, size: str) -> None:
-        a = self.args
-        folder = checkpoint(self.work, size)
-        cache = self.work / f"cache-{size}"
-        shutil.rmtree(cache, ignore_errors=True)  # the first run must start cold
-        env = self.env_for(cache)
-        one = photo_copies(self.work / "photos-one", self.big[:1], 1)
-        labels = self.labels[: a.other_labels]
-        labels_file = self.work / f"labels-{len(labels)}.txt"
-        labels_file.write_text("\n".join(labels) + "\n", encoding="utf-8")
-        self.log(f"{size}: first run (fills the text cache: {len(labels)} labels)")
-        first = run_cli(tag_args(one, "quick", folder, labels_file), env)
-        self.log(f"{size}: warm start, 1 photo")
-        warm = fastest_run(tag_args(one, "quick", folder, labels_file), env, a.warm_starts)
-        count = max(2 * self.cpu_batch, a.images // 3)
-        self.log(f"{size}: throughput, {count} photos")
-
-        tagged = self.long_enough_run(
-            functools.partial(
-                self.tag_copies, "photos-mixed", self.mixed, "quick", folder, labels_file, env
-            ),
-            count,
-            warm.wall_s,
-        )
-        count = len(tagged.records)
-        per_image = seconds_per_image(warm, tagged)
-
-        plugin, pool = self.loaded_plugin(folder, cache, labels_file)
-        rates = {}
-        for b in sorted({1, tagged.batch}):
-            self.log(f"{size}: vision tower, batch {b}")
-            rates[b] = vision_images_per_second(plugin._loaded.model, pool, b, max(b, 4))
-        weights = plugin._loaded.weight_bytes
-        plugin.close()
-        del plugin, pool
-        dims = SIZE_NAMES[size]
-        self.extra_rows += [
-            Row(
-                f"{size}-1",
-                f"{dims}: `tag --quality quick`, {len(labels):,} labels, warm "
-                f"cache, (wall of {count} photos - wall of 1 photo) / {count - 1}",
-                f"{1 / per_image:.2f} images/s ({per_image:.2f} s/image)",
-            ),
-            *(
-                Row(f"{size}-2", f"{dims}: bare vision tower, batch {b}", f"{r:.2f} images/s")
-                for b, r in rates.items()
-            ),
-            Row(
-                f"{size}-4",
-                f"{dims}: first run, 1 photo, text cache empty, {len(labels):,} labels",
-                f"{first.wall_s:.1f} s (text embeddings "
-                f"{first.records[0]['model']['text_ms'] / 1000:.1f} s); warm start "
-                f"{warm.wall_s:.1f} s",
-            ),
-            Row(
-                f"{size}-6",
-                f"{dims}: peak RSS of the tagging run of {count} photos",
-                f"{_gb(tagged.peak_rss)} (weights {_gb(weights)} fp32)",
-            ),
-        ]
-        self.results[size] = {
-            "tag_images_per_s": 1 / per_image,
-            "vision_images_per_s": rates,
-            "first_run_s": first.wall_s,
-            "peak_rss": tagged.peak_rss,
-            "weight_bytes": weights,
-        }
