@@ -6,7 +6,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.markup import escape
 from visual_buffet import paths
 from visual_buffet.config import ConfigError, ConfigFile, load_config
 from visual_buffet.settings import SettingValue
+
+if TYPE_CHECKING:
+    from visual_buffet.library import LibraryStore
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -78,6 +81,17 @@ def info(message: str) -> None:
 def _escape(text: str) -> str:
     """Show ``text`` as is: file names and messages may hold ``[`` (rich markup)."""
     return escape(text)
+
+
+def open_store(library: Path | None, *, readonly: bool = False) -> LibraryStore:
+    """The library store at ``library`` (None: the default one), or exit 2 with the store's
+    own message (a file that is not a store, a newer schema, a folder that cannot be made)."""
+    from visual_buffet.library import LibraryError, open_library
+
+    try:
+        return open_library(library, readonly=readonly)
+    except LibraryError as exc:
+        fail(str(exc))
 
 
 def plain_values(values: Mapping[str, SettingValue]) -> dict[str, Any]:

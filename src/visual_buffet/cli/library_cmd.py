@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from visual_buffet.cli.common import fail, info, print_json
-
-if TYPE_CHECKING:
-    from visual_buffet.library import LibraryStore
+from visual_buffet.cli.common import info, open_store, print_json
 
 app = typer.Typer(
     help="The library store: every tagged image's results and embeddings, kept on this "
@@ -36,15 +33,6 @@ def _where(library: Path | None) -> Path:
     return library.expanduser() if library is not None else paths.library_path()
 
 
-def _open(library: Path | None, *, readonly: bool = False) -> LibraryStore:
-    from visual_buffet.library import LibraryError, open_library
-
-    try:
-        return open_library(library, readonly=readonly)
-    except LibraryError as exc:
-        fail(str(exc))
-
-
 @app.command("path")
 def path(library: LIBRARY = None) -> None:
     """Print the library store's path (it may not exist yet)."""
@@ -64,7 +52,7 @@ def stats(
         else:
             info(f"no library store at {where} yet: `visual-buffet tag` creates it.")
         return
-    with _open(library, readonly=True) as store:
+    with open_store(library, readonly=True) as store:
         data = {"exists": True, **store.stats()}
     if as_json:
         print_json(data)
@@ -98,7 +86,7 @@ def forget(
     The files themselves are not touched. Run `visual-buffet library vacuum` afterwards to
     give the space back to the disk.
     """
-    with _open(library) as store:
+    with open_store(library) as store:
         count = store.forget(targets)
     info(f"forgot {count} image(s) in {_where(library)}.")
 
@@ -106,7 +94,7 @@ def forget(
 @app.command("vacuum")
 def vacuum(library: LIBRARY = None) -> None:
     """Drop images that no stored path leads to any more and compact the store file."""
-    with _open(library) as store:
+    with open_store(library) as store:
         done = store.vacuum()
     info(
         f"{_where(library)}: {_size(done['bytes_before'])} -> {_size(done['bytes_after'])}"

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from visual_buffet.cli.common import EXIT_OK, EXIT_SOME_FAILED, err_console, fail, info, warn
+from visual_buffet.cli.common import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    err_console,
+    fail,
+    info,
+    open_store,
+    warn,
+)
 from visual_buffet.cli.options import (
     TaggedDtype,
     TaggedQuality,
@@ -113,7 +121,6 @@ def retag(
         quiet_stdout,
         terminate_as_interrupt,
     )
-    from visual_buffet.library import LibraryError, open_library
     from visual_buffet.library.retag import Retag, RetagError
     from visual_buffet.output import (
         OutputClosed,
@@ -140,10 +147,7 @@ def retag(
         "vocabulary": vocabulary,
     }
     resolved = resolve_embedding_plugin(ctx, plugin, flags, set_values, "retag")
-    try:
-        store = open_library(library, readonly=False)
-    except LibraryError as exc:
-        fail(str(exc))
+    store = open_store(library, readonly=False)
     with store:
         writer = make_writer(chosen_fmt, output, None)
         try:

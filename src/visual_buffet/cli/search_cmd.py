@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from visual_buffet.cli.common import fail
+from visual_buffet.cli.common import fail, open_store
 from visual_buffet.cli.options import (
     TaggedDtype,
     TaggedQuality,
@@ -117,7 +117,6 @@ def search(
       visual-buffet search --duplicates --min-similarity 0.97
     """
     from visual_buffet.cli.embedding_plugin import resolve_embedding_plugin
-    from visual_buffet.library import LibraryError, open_library
     from visual_buffet.library.search import LibrarySearch, SearchError
 
     asked = [name for name, given in (("TEXT", text), ("--like", like)) if given is not None]
@@ -131,10 +130,7 @@ def search(
         )
     flags = {"quality": quality, "variant": variant, "dtype": dtype, "quantization": quantization}
     resolved = resolve_embedding_plugin(ctx, plugin, flags, set_values, "search")
-    try:
-        store = open_library(library, readonly=True)
-    except LibraryError as exc:
-        fail(str(exc))
+    store = open_store(library, readonly=True)
     with store:
         finder = LibrarySearch(store, resolved.construct(), resolved.use_previews)
         try:

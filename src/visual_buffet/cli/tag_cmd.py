@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from visual_buffet.cli.common import (
     err_console,
     fail,
     info,
+    open_store,
     plain_values,
     resolve_host_values,
     resolve_plugin_values,
@@ -24,6 +25,9 @@ from visual_buffet.cli.options import flag_option as _flag
 from visual_buffet.cli.options import library_option, set_option
 from visual_buffet.cli.plugin_choice import choose_plugins as _choose_plugins
 from visual_buffet.cli.plugin_choice import cli_layers as _cli_layers
+
+if TYPE_CHECKING:
+    from visual_buffet.scan import ImageScan
 
 
 def tag(
@@ -177,38 +181,10 @@ def tag(
     host_values = resolve_host_values(config, host_layer)
     resolved = {name: resolve_plugin_values(plugins[name], config, layers[name]) for name in chosen}
 
-    # --- find the images -------------------------------------------------------------------
-    from visual_buffet.scan import find_images
-
-    scan = find_images(
-        paths, recursive=recursive, include_hidden=bool(host_values["include_hidden"].value)
-    )
-    if not scan.files and not scan.missing:
-        # --recursive only helps where there are sub-folders it would enter.
-        hint = " (use --recursive to look inside sub-folders)" if scan.skipped_subdirs else ""
-        fail(f"no images found in {', '.join(map(str, paths))}{hint}.")
-    skipped = []
-    if scan.skipped_hidden:
-        skipped.append(f"{scan.skipped_hidden} hidden")
-    if scan.skipped_non_image:
-        skipped.append(f"{scan.skipped_non_image} non-image")
-    if skipped:
-        info(f"skipped {' and '.join(skipped)} file(s).")
-    if scan.skipped_subdirs:
-        info(f"{scan.skipped_subdirs} sub-folder(s) not entered; use --recursive to tag them too.")
-    for path in scan.unreadable:
-        warn(f"{path}: cannot be read (permissions, or a link that leads nowhere); skipped.")
-
+    scan = _find_images(paths, recursive, bool(host_values["include_hidden"].value))
     if library is not None and no_library:
         fail("--library and --no-library contradict each other; pass one of them.")
-    store = None
-    if not no_library:
-        from visual_buffet.library import LibraryError, open_library
-
-        try:
-            store = open_library(library)
-        except LibraryError as exc:
-            fail(str(exc))
+    store = None if no_library else open_store(library)
     try:
         exit_code = _execute(
             fmt=fmt,
@@ -227,6 +203,30 @@ def tag(
         if store is not None:
             store.close()
     raise typer.Exit(exit_code)
+
+
+def _find_images(paths: list[Path], recursive: bool, include_hidden: bool) -> ImageScan:
+    """The image files under ``paths``; what was skipped and why is said on stderr, and a
+    run that finds nothing to tag exits 2."""
+    from visual_buffet.scan import find_images
+
+    scan = find_images(paths, recursive=recursive, include_hidden=include_hidden)
+    if not scan.files and not scan.missing:
+        # --recursive only helps where there are sub-folders it would enter.
+        hint = " (use --recursive to look inside sub-folders)" if scan.skipped_subdirs else ""
+        fail(f"no images found in {', '.join(map(str, paths))}{hint}.")
+    skipped = []
+    if scan.skipped_hidden:
+        skipped.append(f"{scan.skipped_hidden} hidden")
+    if scan.skipped_non_image:
+        skipped.append(f"{scan.skipped_non_image} non-image")
+    if skipped:
+        info(f"skipped {' and '.join(skipped)} file(s).")
+    if scan.skipped_subdirs:
+        info(f"{scan.skipped_subdirs} sub-folder(s) not entered; use --recursive to tag them too.")
+    for path in scan.unreadable:
+        warn(f"{path}: cannot be read (permissions, or a link that leads nowhere); skipped.")
+    return scan
 
 
 def _execute(  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from visual_buffet.cli.common import (
     EXIT_SOME_FAILED,
     fail,
     info,
+    open_store,
     state,
     warn,
 )
@@ -109,13 +110,9 @@ def write(
 def _write_from_library(
     paths: list[Path] | None, recursive: bool, library: Path | None, settings: Any
 ) -> None:
-    from visual_buffet.library import LibraryError, open_library
     from visual_buffet.xmp.batch import library_records, write_records
 
-    try:
-        store = open_library(library, readonly=True)
-    except LibraryError as exc:
-        fail(str(exc))
+    store = open_store(library, readonly=True)
     images, missing = _found(paths, recursive) if paths else (None, 0)
     with store:
         summary = write_records(library_records(store, images, warn), settings, warn)
