@@ -32,6 +32,32 @@ def library_option(help_text: str, **extra: Any) -> Any:
     return typer.Option("--library", help=help_text, show_default=False, metavar="FILE", **extra)
 
 
+def embedding_plugin_option(purpose: str) -> Any:
+    """``--plugin NAME`` of the commands that use stored embeddings (``retag``, ``search``)."""
+    return typer.Option(
+        "--plugin",
+        "-p",
+        help=f"Plugin whose stored embeddings to {purpose}. Default: the first enabled "
+        "plugin that stores embeddings (siglip).",
+        show_default=False,
+        metavar="NAME",
+    )
+
+
+def output_option(help_text: str) -> Any:
+    """``--output / -o FILE`` of the commands that write records (``tag``, ``retag``)."""
+    return typer.Option(
+        "--output", "-o", help=help_text, dir_okay=False, show_default=False, metavar="FILE"
+    )
+
+
+def format_option(help_text: str) -> Any:
+    """``--format / -f`` of the commands that write records (``tag``, ``retag``)."""
+    return typer.Option(
+        "--format", "-f", help=help_text, show_default=False, metavar="table|json|jsonl"
+    )
+
+
 # The settings that select which stored embeddings `retag` and `search` use.
 TaggedQuality = Annotated[str | None, flag_option("The quality the images were tagged at.")]
 TaggedVariant = Annotated[str | None, flag_option("The model variant the images were tagged with.")]

@@ -21,8 +21,11 @@ from visual_buffet.cli.options import (
     TaggedQuality,
     TaggedQuantization,
     TaggedVariant,
+    embedding_plugin_option,
     flag_option,
+    format_option,
     library_option,
+    output_option,
     set_option,
 )
 
@@ -40,14 +43,7 @@ def retag(
     ] = None,
     plugin: Annotated[
         str | None,
-        typer.Option(
-            "--plugin",
-            "-p",
-            help="Plugin whose stored embeddings to re-score. Default: the first enabled "
-            "plugin that stores embeddings (siglip).",
-            show_default=False,
-            metavar="NAME",
-        ),
+        embedding_plugin_option("re-score"),
     ] = None,
     library: Annotated[
         Path | None,
@@ -59,13 +55,8 @@ def retag(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Write results to this file instead of the terminal (as for `tag`).",
-            dir_okay=False,
-            show_default=False,
-            metavar="FILE",
+        output_option(
+            "Write results to this file instead of the terminal (as for `tag`).",
         ),
     ] = None,
     overwrite: Annotated[
@@ -74,12 +65,8 @@ def retag(
     ] = False,
     fmt: Annotated[
         str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            help="table, json or jsonl (as for `tag`). Default: from the -o suffix, else table.",
-            show_default=False,
-            metavar="table|json|jsonl",
+        format_option(
+            "table, json or jsonl (as for `tag`). Default: from the -o suffix, else table.",
         ),
     ] = None,
     quality: TaggedQuality = None,

@@ -14,6 +14,7 @@ from visual_buffet.cli.options import (
     TaggedQuality,
     TaggedQuantization,
     TaggedVariant,
+    embedding_plugin_option,
     library_option,
     set_option,
 )
@@ -72,14 +73,7 @@ def search(
     ] = False,
     plugin: Annotated[
         str | None,
-        typer.Option(
-            "--plugin",
-            "-p",
-            help="Plugin whose stored embeddings to search. Default: the first enabled "
-            "plugin that stores embeddings (siglip).",
-            show_default=False,
-            metavar="NAME",
-        ),
+        embedding_plugin_option("search"),
     ] = None,
     library: Annotated[
         Path | None,

@@ -22,7 +22,7 @@ from visual_buffet.cli.common import (
     warn,
 )
 from visual_buffet.cli.options import flag_option as _flag
-from visual_buffet.cli.options import library_option, set_option
+from visual_buffet.cli.options import format_option, library_option, output_option, set_option
 from visual_buffet.cli.plugin_choice import choose_plugins as _choose_plugins
 from visual_buffet.cli.plugin_choice import cli_layers as _cli_layers
 
@@ -51,15 +51,10 @@ def tag(
     ] = False,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Write results to this file instead of the terminal. Its folder must exist; "
+        output_option(
+            "Write results to this file instead of the terminal. Its folder must exist; "
             "an existing file is replaced only with --overwrite. The suffix chooses the "
             "format when --format is not given: .json, .jsonl, anything else a table.",
-            dir_okay=False,
-            show_default=False,
-            metavar="FILE",
         ),
     ] = None,
     overwrite: Annotated[
@@ -70,13 +65,9 @@ def tag(
     ] = False,
     fmt: Annotated[
         str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            help="table (readable), json (one document) or jsonl (one line per image, "
+        format_option(
+            "table (readable), json (one document) or jsonl (one line per image, "
             "streamed as images finish). Default: from the -o suffix, else table.",
-            show_default=False,
-            metavar="table|json|jsonl",
         ),
     ] = None,
     library: Annotated[
