@@ -224,8 +224,9 @@ class OnnxModel:
         """Normalised image features (views, dim) in float32.
 
         A warm session opens without prepacked weights (instant, weights memory-mapped), which
-        costs ~8-12 % per image; a run with a second batch is long enough to repay prepacking
-        (~2 s for so400m float32), so the session is swapped for a prepacked one then.
+        costs ~8-12 % per batch of 8; a run with a second batch is likely long enough to repay
+        prepacking (1.4-3.5 s for so400m float32 on 2 cores), so the session is swapped for a
+        prepacked one then (docs/performance.md, run 16).
         """
         self._batches += 1
         if self._batches == 2 and not self.prepacked:
@@ -340,12 +341,16 @@ def load_onnx(
     fast_key = optimised_key(export_key(revision, choice.source, *wanted, patches))
     # The warm path: the optimised form (onnx_session), its hashes checked while it opens.
     entry = cache.load(fast_key, verify=False)
-    identity = None if entry is None else entry.identity()
     session = None
-    if entry is not None:
-        session = verified_session(entry, count, optimised=True, prepack=False)
-        if session is not None and entry.identity() != identity:
-            session = None  # replaced while it was opened and hashed: not what was checked
+    try:
+        identity = None if entry is None else entry.identity()
+        if entry is not None:
+            session = verified_session(entry, count, optimised=True, prepack=False)
+            if session is not None and entry.identity() != identity:
+                session = None  # replaced while it was opened and hashed: not what was checked
+    except OSError as exc:  # a file went away after the manifest was read
+        log.warning("ONNX export %s: %s; rebuilding", fast_key.get("tower"), exc)
+        identity, session = None, None
     prepacked = session is None
     if session is None:  # absent or rejected: made again from the verified export
         source = ensure_exports(folder, choice.source, revision, [wanted], noting, max_num_patches)
