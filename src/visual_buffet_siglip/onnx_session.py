@@ -8,9 +8,10 @@ onnxruntime itself writes the graph as it runs it (``ORT_ENABLE_ALL`` done, thro
 ``optimized_model_filepath``) with its weights as external data in ``model.data``
 (``session.optimized_model_external_initializers_file_name``), and every later session opens
 that with optimisation off: no protobuf of weights to parse, no optimisation passes, and the
-weights memory-mapped instead of read into a copy. Measured on that graph: 2.0-2.3 s instead
-of 4.4-5.4 s, outputs bit-identical (docs/performance.md, run 16, compares it with the other
-ways onnxruntime offers).
+weights memory-mapped instead of read into a copy. Measured on that graph: 1.4-3.5 s instead
+of 2.8-5.4 s, outputs bit-identical; opened without prepacking (what a warm run does, see
+:func:`open_session`) 0.05 s, within 2e-6. docs/performance.md, run 16, compares it with the
+other ways onnxruntime offers (ORT format, prepacked weights saved in the data file).
 
 An ``ORT_ENABLE_ALL`` graph may hold rewrites for this CPU's instruction set (onnxruntime's
 NCHWc layouts), so the optimised form's cache key adds the onnxruntime version and a
