@@ -190,6 +190,22 @@ def test_a_missing_or_foreign_manifest_means_rebuild(checkpoints, caplog):
     assert any("Exporting the vision tower" in line for line in said)
 
 
+def test_a_manifest_from_before_several_files_still_reads(checkpoints):
+    model = onnx_model(checkpoints["v2"])
+    cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
+    key, _ = keys(model, checkpoints["v2"])
+    manifest = cache.entry_dir(key) / MANIFEST_FILE
+    data = json.loads(manifest.read_text())
+    (graph,) = data.pop("files").values()
+    manifest.write_text(json.dumps({**data, **graph}))  # size and sha256 at the top
+    entry = cache.load(key)
+    assert entry is not None and entry.size == graph["size"] and entry.hash_matches()
+    manifest.write_text(json.dumps({**data, **graph, "sha256": "0" * 64}))
+    assert cache.load(key) is None
+    manifest.write_text(json.dumps({**data, "files": {MODEL_FILE: graph}}))  # as it was
+    assert cache.load(key) is not None
+
+
 def test_a_manifest_naming_files_outside_its_entry_is_refused(checkpoints, caplog):
     model = onnx_model(checkpoints["v2"])
     cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
