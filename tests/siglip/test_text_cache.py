@@ -43,6 +43,15 @@ def count_encodes(monkeypatch):
     return calls
 
 
+def _same_tags(got, want) -> None:
+    """The same labels, views and order; confidences to 1e-6. The text embeddings are equal
+    (read back bit for bit), but on ONNX Runtime the first run's vision session (made while
+    writing the optimised graph, prepacked) and a warm run's first batch (the optimised graph
+    opened unpacked) sum in another order: the last float bits of a confidence may differ."""
+    assert [(t.label, t.found_in) for t in got] == [(t.label, t.found_in) for t in want]
+    assert [t.confidence for t in got] == pytest.approx([t.confidence for t in want], abs=1e-6)
+
+
 def test_miss_then_hit_gives_identical_scores(
     checkpoints, photo, tmp_path, cache_dir, count_encodes
 ):
@@ -53,7 +62,8 @@ def test_miss_then_hit_gives_identical_scores(
     second = make_plugin(checkpoints["v1"], quality="quick", threshold=0, custom_vocabulary=vocab)
     assert second._run_info["text_cache"] == "hit"
     assert count_encodes == [len(LABELS)]  # the text tower ran once, for the first run only
-    assert tag_file(first, photo).tags == tag_file(second, photo).tags
+    assert (first._text == second._text).all()  # the cached embeddings, bit for bit
+    _same_tags(tag_file(first, photo).tags, tag_file(second, photo).tags)
 
 
 def test_other_labels_or_checkpoint_are_a_miss(checkpoints, tmp_path, cache_dir, count_encodes):
@@ -91,7 +101,7 @@ def test_corrupt_file_is_recomputed(
     assert plugin._run_info["text_cache"] == "miss"
     assert count_encodes == [4, 4]
     assert "recomputing" in caplog.text
-    assert tag_file(plugin, photo).tags == good
+    _same_tags(tag_file(plugin, photo).tags, good)
     # ...and the repaired file is trusted again.
     assert make_plugin(checkpoints["v1"], custom_vocabulary=vocab)._run_info["text_cache"] == "hit"
 
