@@ -309,6 +309,26 @@ class OnnxModel:
         }
 
 
+def _open_optimised(
+    cache: OnnxExportCache, key: dict[str, Any], threads: int
+) -> tuple[CachedExport | None, Any, tuple[Any, ...]]:
+    """The warm path: the optimised form under ``key`` opened without prepacking, its files'
+    hashes checked while it opens, with the file identity that was checked. ``(None, None,
+    ())`` when it is absent, rejected, or replaced or removed while it was opened."""
+    entry = cache.load(key, verify=False)
+    if entry is None:
+        return None, None, ()
+    try:
+        identity = entry.identity()
+        session = verified_session(entry, threads, optimised=True, prepack=False)
+        if session is None or entry.identity() != identity:
+            return None, None, ()  # rejected, or replaced meanwhile: not what was checked
+    except OSError as exc:  # a file went away after the manifest was read
+        log.warning("ONNX export %s: %s; rebuilding", key.get("tower"), exc)
+        return None, None, ()
+    return entry, session, identity
+
+
 def load_onnx(
     choice: ModelChoice,
     *,
@@ -339,18 +359,7 @@ def load_onnx(
     cache = OnnxExportCache(paths.cache_dir("siglip", "onnx"))
     patches = max_num_patches if is_naflex(folder) else None
     fast_key = optimised_key(export_key(revision, choice.source, *wanted, patches))
-    # The warm path: the optimised form (onnx_session), its hashes checked while it opens.
-    entry = cache.load(fast_key, verify=False)
-    session = None
-    try:
-        identity = None if entry is None else entry.identity()
-        if entry is not None:
-            session = verified_session(entry, count, optimised=True, prepack=False)
-            if session is not None and entry.identity() != identity:
-                session = None  # replaced while it was opened and hashed: not what was checked
-    except OSError as exc:  # a file went away after the manifest was read
-        log.warning("ONNX export %s: %s; rebuilding", fast_key.get("tower"), exc)
-        identity, session = None, None
+    entry, session, identity = _open_optimised(cache, fast_key, count)
     prepacked = session is None
     if session is None:  # absent or rejected: made again from the verified export
         source = ensure_exports(folder, choice.source, revision, [wanted], noting, max_num_patches)
@@ -362,6 +371,7 @@ def load_onnx(
                 f"({type(exc).__name__}: {exc}). Check the free space in {cache.folder}, "
                 'or set runtime = "torch" to run it with PyTorch.'
             ) from exc
+        identity = entry.identity()
     export_ms = (time.perf_counter() - export_start) * 1000 if exported else 0.0
     meta = entry.meta
     preprocessor = ImagePreprocessor.from_checkpoint(folder, bool(meta["naflex"]), max_num_patches)
@@ -379,5 +389,5 @@ def load_onnx(
         model_bytes=entry.size,
         vision_entry=entry,
         prepacked=prepacked,
-        _identity=identity or entry.identity(),
+        _identity=identity,
     )
